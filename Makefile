@@ -1,0 +1,28 @@
+# Two commands a user needs: `make run` (set up, then the whole workflow on the defaults) and
+# `make test` (set up, then the test suite). Both create .venv on first use.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: setup run test lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt -e .
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores all
+
+test: setup
+	$(BIN)/snakemake --lint
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,27 @@
+# amygdala-readout: stories -> activations -> per-layer concept directions -> readout package.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+wildcard_constraints:
+    shard=r"\d+",
+    method="|".join(config["methods"]),
+
+
+include: "rules/corpus.smk"
+include: "rules/model.smk"
+include: "rules/extract.smk"
+include: "rules/fit.smk"
+include: "rules/package.smk"
+
+
+rule all:
+    input:
+        expand("results/readout/{method}/readout.json", method=config["methods"]),

@@ -1,0 +1,53 @@
+import hashlib
+import json
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# The library (src/amygdala_readout, installed by `make setup` with `pip install -e .`) does the work;
+# rules and scripts only connect it to files.
+import amygdala_readout
+from amygdala_readout import corpus as corpus_lib
+
+LIBRARY = Path(amygdala_readout.__file__).parent
+
+
+validate(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+
+SHARDS = [f"{k:02d}" for k in range(config["n_shards"])]
+CORPUS_SOURCES, _ = corpus_lib.discover(config["corpus_dir"])
+
+# Corpus errors (undecodable files, one text under two concepts, no usable concept) stop the run here,
+# before any job starts; warnings are reported by the validate_corpus job.
+corpus_lib.validate(
+    config["corpus_dir"],
+    n_shards=config["n_shards"],
+    min_positives=config["min_positives"],
+    min_words=config["min_words"],
+    near_duplicate_threshold=config["near_duplicate_threshold"],
+)
+
+
+def corpus_files():
+    """Every story file and the concept table: what validation reads."""
+    files = [str(Path(config["corpus_dir"]) / s.path) for s in CORPUS_SOURCES]
+    table = Path(config["corpus_dir"]) / "concepts.tsv"
+    return files + ([str(table)] if table.exists() else [])
+
+
+def shard_stories(wildcards):
+    """The story files of one shard: editing or adding a story reruns its shard and no other."""
+    shard = int(wildcards.shard)
+    return [
+        str(Path(config["corpus_dir"]) / s.path)
+        for s in CORPUS_SOURCES
+        if corpus_lib.shard_of(s.path, config["n_shards"]) == shard
+    ]
+
+
+def library_code(*modules):
+    """Hash of library modules, as a param: Snakemake notices edited scripts, not the code they import."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update((LIBRARY / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,25 @@
+# Extraction reads its shard's story files itself and does not depend on validate_corpus: Snakemake
+# reruns everything downstream of a job that reruns, and validation reruns on every story edit.
+# Corpus errors still stop the run before any job starts (common.smk validates while parsing).
+rule extract_activations:
+    input:
+        stories=shard_stories,
+        model="results/model/model.json",
+        layers="results/model/layers.json",
+    output:
+        "results/activations/shard_{shard}.safetensors",
+    params:
+        max_length=config["max_length"],
+        batch_tokens=config["batch_tokens"],
+        padding_side=config["padding_side"],
+        dtype=config["dtype"],
+        code=library_code("extract", "model_io", "layers", "store", "corpus"),
+    threads: 4
+    log:
+        "results/logs/extract_activations/shard_{shard}.log",
+    benchmark:
+        "results/benchmarks/extract_activations/shard_{shard}.tsv"
+    conda:
+        "../envs/readout.yaml"
+    script:
+        "../scripts/extract_activations.py"

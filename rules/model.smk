@@ -1,0 +1,31 @@
+rule prepare_model:
+    output:
+        info="results/model/model.json",
+    params:
+        model=config["model"],
+        work_dir=lambda wildcards, output: str(Path(output.info).parent),
+        code=library_code("model_io"),
+    log:
+        "results/logs/prepare_model.log",
+    benchmark:
+        "results/benchmarks/prepare_model.tsv"
+    conda:
+        "../envs/readout.yaml"
+    script:
+        "../scripts/prepare_model.py"
+
+
+rule resolve_layers:
+    input:
+        model="results/model/model.json",
+    output:
+        layers="results/model/layers.json",
+    params:
+        layers=config["layers"],
+        code=library_code("layers"),
+    log:
+        "results/logs/resolve_layers.log",
+    conda:
+        "../envs/readout.yaml"
+    script:
+        "../scripts/resolve_layers.py"

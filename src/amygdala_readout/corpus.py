@@ -1,0 +1,287 @@
+"""Reading and validating the story corpus.
+
+Layout (paths relative to the corpus folder)::
+
+    stories/<concept>.txt              one story of <concept>
+    stories/<concept>/<anything>.txt   further stories of <concept>
+    paired/<scenario>/baseline.txt     the scenario's events told flatly
+    paired/<scenario>/<concept>.txt    the same events framed by <concept>
+    concepts.tsv                       concept, definition, words (the words a story must not use)
+
+Positives of a concept are its stories and its framings; its negatives are every other concept's
+positives plus all baselines. Each unique text (after normalisation) gets one row in the text table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import UserError
+
+CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+BASELINE = "baseline"
+TEXT_COLUMNS = ["text_id", "concept", "role", "scenario", "source", "shard", "n_words"]
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+class CorpusError(UserError):
+    """The corpus cannot be used as it is; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One corpus file and what its place in the layout says about it."""
+
+    path: str  # relative to the corpus folder, POSIX separators
+    concept: str  # "" for baselines
+    role: str  # "positive" or "baseline"
+    scenario: str  # "" for unpaired stories
+
+
+@dataclass
+class ValidatedCorpus:
+    texts: pd.DataFrame  # one row per unique text, TEXT_COLUMNS
+    concepts: pd.DataFrame  # concept, n_positives, status
+    bodies: dict[str, str]  # text_id -> normalised text
+    warnings: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden files and editor leftovers (``.x.swp``, ``x~``, ``#x#``) are never stories."""
+    return name.startswith((".", "#")) or name.endswith(("~", ".swp", ".bak"))
+
+
+def discover(corpus_dir: str | Path) -> tuple[list[Source], list[str]]:
+    """List the story files of the corpus in a stable order, and the files that were ignored."""
+    root = Path(corpus_dir)
+    if not root.is_dir():
+        raise CorpusError(f"{root}: corpus folder not found; set `corpus_dir` in config.yaml")
+    sources: list[Source] = []
+    ignored: list[str] = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        parts = rel.split("/")
+        if path.is_dir() or parts[0] not in ("stories", "paired"):
+            continue
+        if any(is_ignored_name(p) for p in parts) or path.suffix != ".txt":
+            ignored.append(rel)
+            continue
+        stem = path.stem
+        if parts[0] == "stories" and len(parts) == 2:
+            sources.append(Source(rel, stem, "positive", ""))
+        elif parts[0] == "stories" and len(parts) == 3:
+            sources.append(Source(rel, parts[1], "positive", ""))
+        elif parts[0] == "paired" and len(parts) == 3:
+            if stem == BASELINE:
+                sources.append(Source(rel, "", "baseline", parts[1]))
+            else:
+                sources.append(Source(rel, stem, "positive", parts[1]))
+        else:
+            raise CorpusError(
+                f"{root / rel}: not a place for a story; use stories/<concept>.txt, "
+                "stories/<concept>/<name>.txt or paired/<scenario>/<concept or baseline>.txt"
+            )
+    for source in sources:
+        if source.concept and not CONCEPT_NAME.fullmatch(source.concept):
+            raise CorpusError(
+                f"{root / source.path}: concept name {source.concept!r} is not valid; "
+                "use lowercase ASCII letters, digits and underscores, starting with a letter"
+            )
+    return sources, ignored
+
+
+def shard_of(path: str, n_shards: int) -> int:
+    """Shard of a corpus file, from its path alone: adding or editing a story never moves another."""
+    return int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big") % n_shards
+
+
+def normalise(raw: bytes, path: Path) -> str:
+    """Decode a story file: UTF-8 (a BOM is dropped), LF line ends, no trailing whitespace."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
+        ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.strip().split("\n"))
+
+
+def read_story(corpus_dir: str | Path, rel_path: str) -> str:
+    path = Path(corpus_dir) / rel_path
+    return normalise(path.read_bytes(), path)
+
+
+def text_id(text: str) -> str:
+    """Content hash of a normalised text; whitespace differences do not make a new text."""
+    canonical = " ".join(text.split())
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def words_of(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def read_concept_table(corpus_dir: str | Path) -> pd.DataFrame | None:
+    """``concepts.tsv``: concept, definition, words (comma-separated; ``x*`` matches any x...)."""
+    path = Path(corpus_dir) / "concepts.tsv"
+    if not path.exists():
+        return None
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = {"concept", "definition", "words"} - set(table.columns)
+    if missing:
+        raise CorpusError(f"{path}: missing columns {sorted(missing)}; the header is concept<TAB>definition<TAB>words")
+    duplicated = table["concept"][table["concept"].duplicated()].tolist()
+    if duplicated:
+        raise CorpusError(f"{path}: concepts listed twice: {duplicated}; keep one row each")
+    return table
+
+
+def named_words(text: str, forbidden: list[str]) -> list[str]:
+    """The words of ``text`` that match a forbidden entry (``x*`` is a prefix match)."""
+    hits = set()
+    for word in words_of(text):
+        for entry in forbidden:
+            if entry.endswith("*") and word.startswith(entry[:-1]) or word == entry:
+                hits.add(word)
+    return sorted(hits)
+
+
+def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = words_of(text)
+    return {tuple(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))}
+
+
+def near_duplicates(
+    items: list[tuple[str, str, str]], threshold: float
+) -> list[tuple[str, str, float]]:
+    """Pairs (path, path, jaccard) of texts whose word 5-gram sets overlap at least ``threshold``.
+
+    ``items`` are (path, scenario, text). Tellings of one scenario share their events on purpose and
+    are not compared with each other.
+    """
+    sets = [(path, scenario, shingles(text)) for path, scenario, text in items]
+    pairs = []
+    for (p1, s1, a), (p2, s2, b) in combinations(sets, 2):
+        if s1 and s1 == s2:
+            continue
+        jaccard = len(a & b) / len(a | b)
+        if jaccard >= threshold:
+            pairs.append((p1, p2, round(jaccard, 3)))
+    return pairs
+
+
+def validate(
+    corpus_dir: str | Path,
+    *,
+    n_shards: int,
+    min_positives: int = 1,
+    min_words: int = 80,
+    near_duplicate_threshold: float = 0.5,
+) -> ValidatedCorpus:
+    """Read every story, check it, and build the table of unique texts.
+
+    Raises CorpusError for what cannot be used; collects warnings for what can.
+    """
+    root = Path(corpus_dir)
+    sources, ignored = discover(root)
+    concept_table = read_concept_table(root)
+    forbidden = {}
+    if concept_table is not None:
+        forbidden = {
+            row.concept: [w.strip().lower() for w in row.words.split(",") if w.strip()]
+            for row in concept_table.itertuples()
+        }
+    warnings: list[str] = []
+
+    warn = warnings.append
+
+    rows: list[dict] = []
+    bodies: dict[str, str] = {}
+    first_source: dict[str, Source] = {}
+    scenarios: dict[str, list[Source]] = {}
+    for source in sources:
+        path = root / source.path
+        text = read_story(root, source.path)
+        if not text:
+            warn(f"{path}: empty file, skipped; write the story or delete the file")
+            continue
+        if source.scenario:
+            scenarios.setdefault(source.scenario, []).append(source)
+        tid = text_id(text)
+        if tid in first_source:
+            other = first_source[tid]
+            if other.concept != source.concept or other.role != source.role:
+                raise CorpusError(
+                    f"{path}: the same text as {root / other.path} but labelled "
+                    f"{source.concept or source.role!r} instead of {other.concept or other.role!r}; "
+                    "delete one of them or rewrite it"
+                )
+            warn(f"{path}: the same text as {root / other.path}; it is used once")
+            continue
+        first_source[tid] = source
+        bodies[tid] = text
+        n_words = len(words_of(text))
+        if n_words < min_words:
+            warn(f"{path}: {n_words} words, under {min_words}; a story needs room to carry its emotion")
+        if source.role == "positive":
+            if concept_table is not None and source.concept not in forbidden:
+                warn(f"{path}: concept {source.concept!r} has no row in concepts.tsv; add one")
+            hits = named_words(text, forbidden.get(source.concept, []))
+            if hits:
+                warn(
+                    f"{path}: names its own concept ({', '.join(hits)}); "
+                    "show the emotion through events instead"
+                )
+        rows.append(
+            {
+                "text_id": tid,
+                "concept": source.concept,
+                "role": source.role,
+                "scenario": source.scenario,
+                "source": source.path,
+                "shard": shard_of(source.path, n_shards),
+                "n_words": n_words,
+            }
+        )
+
+    for scenario, members in sorted(scenarios.items()):
+        folder = root / "paired" / scenario
+        if not any(m.role == "baseline" for m in members):
+            warn(f"{folder}: no baseline.txt; add the events told flatly")
+        if sum(m.role == "positive" for m in members) < 2:
+            warn(f"{folder}: fewer than two framings; a paired scenario needs several")
+
+    texts = pd.DataFrame(rows, columns=TEXT_COLUMNS)
+    for p1, p2, jaccard in near_duplicates(
+        [(r["source"], r["scenario"], bodies[r["text_id"]]) for r in rows], near_duplicate_threshold
+    ):
+        warn(f"{root / p1} and {root / p2}: near-duplicates (word 5-gram overlap {jaccard}); rewrite one")
+
+    counts = texts[texts.role == "positive"].groupby("concept").size()
+    concepts = pd.DataFrame({"concept": counts.index, "n_positives": counts.values})
+    concepts["status"] = ["ok" if n >= min_positives else "too_few_positives" for n in concepts.n_positives]
+    for row in concepts[concepts.status != "ok"].itertuples():
+        warn(
+            f"concept {row.concept!r}: {row.n_positives} positive text(s), under min_positives="
+            f"{min_positives}; skipped (add stories or lower min_positives)"
+        )
+    if not (concepts.status == "ok").any():
+        raise CorpusError(
+            f"{root}: no concept has at least min_positives={min_positives} positive texts; "
+            "add stories under stories/<concept>.txt or lower min_positives in config.yaml"
+        )
+    return ValidatedCorpus(texts, concepts, bodies, warnings, ignored)
+
+
+def fingerprint(texts: pd.DataFrame) -> str:
+    """Hash of what the corpus says: which texts, with which labels."""
+    rows = sorted(texts[["text_id", "concept", "role", "scenario"]].itertuples(index=False))
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]

@@ -1,0 +1,124 @@
+"""Reading the residual stream at the last real token of each text.
+
+What is read: the output of decoder block ``idx`` (the residual stream after that block, before the
+model's final norm), at the last non-pad token. Statistics are float32 whatever the model's dtype.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import torch
+from tqdm import tqdm
+
+from .layers import find_decoder_layers
+
+log = logging.getLogger(__name__)
+
+
+class _StopForward(Exception):
+    """Raised by the deepest hook: nothing after it (later blocks, final norm, LM head) is needed."""
+
+
+def tokenize(tokenizer, texts: Sequence[str], max_length: int, names: Sequence[str]) -> list[list[int]]:
+    """Token ids per text; a text over ``max_length`` keeps its END (the token we read) and its BOS."""
+    encoded = tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+    bos = tokenizer.bos_token_id
+    out = []
+    for ids, name in zip(encoded, names):
+        if len(ids) > max_length:
+            log.warning(
+                "%s: %d tokens, over max_length=%d; the first %d tokens are dropped so the end is read",
+                name, len(ids), max_length, len(ids) - max_length,
+            )
+            keep_bos = bos is not None and ids[0] == bos
+            ids = ([bos] if keep_bos else []) + ids[len(ids) - max_length + keep_bos :]
+        out.append(ids)
+    return out
+
+
+def length_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]:
+    """Group text indices, longest first, so that batch size x longest length <= batch_tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= batch_tokens:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        span = slice(width - len(seq), width) if side == "left" else slice(0, len(seq))
+        ids[row, span] = torch.tensor(seq, dtype=torch.long)
+        mask[row, span] = 1
+    return ids, mask
+
+
+@torch.inference_mode()
+def last_token_activations(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    layers: Sequence[int],
+    *,
+    max_length: int = 512,
+    batch_tokens: int = 4096,
+    padding_side: str = "right",
+    names: Sequence[str] | None = None,
+    progress: bool = False,
+) -> dict[int, torch.Tensor]:
+    """Residual stream after each block in ``layers`` at each text's last token: {layer: (n, hidden)}."""
+    names = list(names) if names is not None else [f"text {i}" for i in range(len(texts))]
+    blocks = find_decoder_layers(model)
+    layers = sorted(layers)
+    device = next(model.parameters()).device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
+    token_ids = tokenize(tokenizer, texts, max_length, names)
+    hidden = model.config.get_text_config().hidden_size
+    out = {layer: torch.empty((len(texts), hidden), dtype=torch.float32) for layer in layers}
+
+    captured: dict[int, torch.Tensor] = {}
+    last_index: torch.Tensor | None = None
+
+    def make_hook(layer: int):
+        def hook(_module, _args, output):
+            states = output[0] if isinstance(output, tuple) else output
+            rows = torch.arange(states.shape[0], device=states.device)
+            captured[layer] = states[rows, last_index].float().cpu()
+            if layer == layers[-1]:
+                raise _StopForward
+
+        return hook
+
+    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in layers]
+    try:
+        batches = length_batches([len(t) for t in token_ids], batch_tokens)
+        for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
+            ids, mask = pad_batch([token_ids[i] for i in batch], pad_id, padding_side)
+            # Positions count real tokens only, so a left-padded text sees the same positions as
+            # an unpadded one (HF models otherwise number pad slots too).
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            last_index = (mask.shape[1] - 1 - mask.flip(-1).argmax(-1)).to(device)
+            captured.clear()
+            try:
+                model(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    position_ids=positions.to(device),
+                    use_cache=False,
+                )
+            except _StopForward:
+                pass
+            for layer in layers:
+                out[layer][batch] = captured[layer]
+    finally:
+        for handle in handles:
+            handle.remove()
+    return out

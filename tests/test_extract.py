@@ -1,0 +1,79 @@
+import logging
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from amygdala_readout.extract import last_token_activations, length_batches, tokenize
+from conftest import TINY_PAIRED, TINY_STORIES
+
+TEXTS = [t for ts in TINY_STORIES.values() for t in ts] + list(TINY_PAIRED.values()) + ["The bus ."]
+LAYERS = [0, 2, 3]
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer(tiny_model_dir):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    return model, AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def reference(model, tokenizer, text):
+    """One text alone, no padding, through the full model: hidden_states[i + 1] is block i's output,
+    except the last entry, which transformers gives after the final norm."""
+    ids = tokenizer(text, return_tensors="pt")
+    with torch.inference_mode():
+        out = model(**ids, output_hidden_states=True)
+    return [state[0, -1] for state in out.hidden_states[1:]]
+
+
+def test_reads_block_outputs_at_the_last_token(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    acts = last_token_activations(model, tokenizer, TEXTS, LAYERS, batch_tokens=10_000)
+    for i, text in enumerate(TEXTS):
+        expected = reference(model, tokenizer, text)
+        for layer in LAYERS[:-1]:
+            torch.testing.assert_close(acts[layer][i], expected[layer], atol=1e-4, rtol=1e-4)
+        # the last block is read before the final norm
+        with torch.inference_mode():
+            normed = model.model.norm(acts[3][i])
+        torch.testing.assert_close(normed, expected[3], atol=1e-4, rtol=1e-4)
+
+
+def test_left_right_padding_and_batching_agree(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    right = last_token_activations(model, tokenizer, TEXTS, LAYERS, batch_tokens=10_000, padding_side="right")
+    left = last_token_activations(model, tokenizer, TEXTS, LAYERS, batch_tokens=10_000, padding_side="left")
+    single = last_token_activations(model, tokenizer, TEXTS, LAYERS, batch_tokens=1)
+    for layer in LAYERS:
+        assert right[layer].shape == (len(TEXTS), 32)
+        torch.testing.assert_close(left[layer], right[layer], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(single[layer], right[layer], atol=1e-4, rtol=1e-4)
+
+
+def test_deepest_layer_stops_the_pass(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    calls = []
+    handle = model.lm_head.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        last_token_activations(model, tokenizer, TEXTS[:2], [1])
+    finally:
+        handle.remove()
+    assert calls == []
+
+
+def test_long_text_keeps_its_end_and_bos_with_a_warning(model_and_tokenizer, caplog):
+    _, tokenizer = model_and_tokenizer
+    text = TEXTS[0]
+    full = tokenizer(text)["input_ids"]
+    with caplog.at_level(logging.WARNING):
+        (ids,) = tokenize(tokenizer, [text], max_length=6, names=["stories/anger.txt"])
+    assert ids == [tokenizer.bos_token_id] + full[-5:]
+    assert "stories/anger.txt" in caplog.text and f"{len(full)} tokens" in caplog.text
+
+
+def test_length_batches_respect_the_token_budget():
+    lengths = [5, 50, 7, 48, 6, 30]
+    batches = length_batches(lengths, batch_tokens=100)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    assert all(len(b) * max(lengths[i] for i in b) <= 100 for b in batches)
+    assert batches[0][0] == 1  # longest first
