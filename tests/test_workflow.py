@@ -84,24 +84,31 @@ def test_touching_a_story_reruns_nothing(finished_run):
     assert scheduled(run_snakemake(finished_run, "-n").stdout) == {}
 
 
+def shard_mtimes(workdir):
+    return {p.name: p.stat().st_mtime_ns for p in (workdir / "results" / "activations").glob("*.safetensors")}
+
+
 def test_editing_one_story_reruns_one_shard(finished_run):
     story = finished_run / "corpus" / "stories" / "fear.txt"
     story.write_text(story.read_text().replace("dark lane", "dark wet lane"))
     counts = scheduled(run_snakemake(finished_run, "-n").stdout)
     assert counts["extract_activations"] == 1
-    assert "prepare_model" not in counts
+    assert "prepare_model" not in counts and "resolve_layers" not in counts
+    before = shard_mtimes(finished_run)
+    run_snakemake(finished_run)
+    after = shard_mtimes(finished_run)
+    assert sum(before[name] != after[name] for name in before) == 1
 
 
 def test_adding_a_story_reruns_one_shard_and_the_package_takes_it(finished_run):
     new = finished_run / "corpus" / "stories" / "sadness" / "story_3.txt"
     new.write_text("The empty chair at the table stayed empty and nobody said his name at dinner.\n")
-    shards = sorted((finished_run / "results" / "activations").glob("*.safetensors"))
-    before = {p.name: p.stat().st_mtime_ns for p in shards}
     counts = scheduled(run_snakemake(finished_run, "-n").stdout)
-    assert counts["extract_activations"] == 2  # the story edited above, and the new one's shard
+    assert counts["extract_activations"] == 1
+    before = shard_mtimes(finished_run)
     run_snakemake(finished_run)
-    changed = [p.name for p in shards if p.stat().st_mtime_ns != before[p.name]]
-    assert 1 <= len(changed) <= 2
+    after = shard_mtimes(finished_run)
+    assert sum(before[name] != after[name] for name in before) == 1
     meta = json.loads((finished_run / "results" / "readout" / "pooled" / "readout.json").read_text())
     assert meta["corpus"]["n_texts"] == 12
     assert scheduled(run_snakemake(finished_run, "-n").stdout) == {}

@@ -7,6 +7,7 @@ model's final norm), at the last non-pad token. Statistics are float32 whatever 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import torch
@@ -98,6 +99,7 @@ def last_token_activations(
         return hook
 
     handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in layers]
+    start = time.perf_counter()
     try:
         batches = length_batches([len(t) for t in token_ids], batch_tokens)
         for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
@@ -121,4 +123,7 @@ def last_token_activations(
     finally:
         for handle in handles:
             handle.remove()
+    seconds = time.perf_counter() - start
+    n_tokens = sum(len(t) for t in token_ids)
+    log.info("%d texts, %d tokens in %.1f s: %.0f tokens/s", len(texts), n_tokens, seconds, n_tokens / max(seconds, 1e-9))
     return out
