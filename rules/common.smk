@@ -8,17 +8,20 @@ from snakemake.utils import validate
 # rules and scripts only connect it to files.
 import amygdala_readout
 from amygdala_readout import corpus as corpus_lib
+from amygdala_readout.config import check_config
+from amygdala_readout.model_io import model_kind
 
 LIBRARY = Path(amygdala_readout.__file__).parent
+SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 
-
-validate(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+# Config and corpus errors stop the run here, before any job starts, each with a one-line message.
+check_config(config, SCHEMA)
+validate(config, SCHEMA)  # fills in defaults
+model_kind(config["model"])  # a model path that does not exist
 
 SHARDS = [f"{k:02d}" for k in range(config["n_shards"])]
 CORPUS_SOURCES, _ = corpus_lib.discover(config["corpus_dir"])
-
-# Corpus errors (undecodable files, one text under two concepts, no usable concept) stop the run here,
-# before any job starts; warnings are reported by the validate_corpus job.
+# warnings are reported by the validate_corpus job
 corpus_lib.validate(
     config["corpus_dir"],
     n_shards=config["n_shards"],

@@ -3,6 +3,7 @@ rule prepare_model:
         info="results/model/model.json",
     params:
         model=config["model"],
+        trust_remote_code=config["trust_remote_code"],
         work_dir=lambda wildcards, output: str(Path(output.info).parent),
         code=library_code("model_io"),
     log:

@@ -30,6 +30,7 @@ def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_thres
         "n_baselines": int((result.texts.role == "baseline").sum()),
         "warnings": result.warnings,
         "ignored_files": result.ignored,
+        "skipped_empty_files": result.skipped,
     })
     log.info("%d unique texts, %d concepts, %d warning(s)", len(result.texts), len(ok), len(result.warnings))
 

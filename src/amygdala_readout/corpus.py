@@ -50,7 +50,8 @@ class ValidatedCorpus:
     concepts: pd.DataFrame  # concept, n_positives, status
     bodies: dict[str, str]  # text_id -> normalised text
     warnings: list[str] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # not stories: hidden and editor files
+    skipped: list[str] = field(default_factory=list)  # stories that were empty
 
 
 def is_ignored_name(name: str) -> bool:
@@ -58,42 +59,56 @@ def is_ignored_name(name: str) -> bool:
     return name.startswith((".", "#")) or name.endswith(("~", ".swp", ".bak"))
 
 
+NAME_RULE = "lowercase ASCII letters, digits and underscores, starting with a letter (e.g. being_recognised)"
+LAYOUT = "stories/<concept>.txt, stories/<concept>/<name>.txt or paired/<scenario>/<concept or baseline>.txt"
+
+
+def _check_name(kind: str, name: str, path: Path) -> None:
+    if not CONCEPT_NAME.fullmatch(name):
+        raise CorpusError(f"{path}: {kind} name {name!r} is not valid; use {NAME_RULE}")
+
+
 def discover(corpus_dir: str | Path) -> tuple[list[Source], list[str]]:
-    """List the story files of the corpus in a stable order, and the files that were ignored."""
+    """List the story files of the corpus in a stable order, and the files that were ignored.
+
+    Raises CorpusError for anything outside the layout, invalid names, and links leading out of the
+    corpus, so that no name from the corpus can ever point a path elsewhere.
+    """
     root = Path(corpus_dir)
     if not root.is_dir():
         raise CorpusError(f"{root}: corpus folder not found; set `corpus_dir` in config.yaml")
+    real_root = root.resolve()
     sources: list[Source] = []
     ignored: list[str] = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         parts = rel.split("/")
-        if path.is_dir() or parts[0] not in ("stories", "paired"):
+        if parts[0] not in ("stories", "paired"):
             continue
-        if any(is_ignored_name(p) for p in parts) or path.suffix != ".txt":
+        if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+            raise CorpusError(f"{path}: a link to {path.resolve()}, outside the corpus; copy the file in instead")
+        if any(is_ignored_name(p) for p in parts) or (path.is_file() and path.suffix != ".txt"):
             ignored.append(rel)
+            continue
+        if path.is_dir():
+            if len(parts) > 2:
+                raise CorpusError(f"{path}: folders nest deeper than the layout; use {LAYOUT}")
             continue
         stem = path.stem
         if parts[0] == "stories" and len(parts) == 2:
-            sources.append(Source(rel, stem, "positive", ""))
+            source = Source(rel, stem, "positive", "")
         elif parts[0] == "stories" and len(parts) == 3:
-            sources.append(Source(rel, parts[1], "positive", ""))
+            source = Source(rel, parts[1], "positive", "")
         elif parts[0] == "paired" and len(parts) == 3:
-            if stem == BASELINE:
-                sources.append(Source(rel, "", "baseline", parts[1]))
-            else:
-                sources.append(Source(rel, stem, "positive", parts[1]))
+            _check_name("scenario", parts[1], path.parent)
+            source = Source(rel, "", "baseline", parts[1]) if stem == BASELINE else Source(rel, stem, "positive", parts[1])
         else:
-            raise CorpusError(
-                f"{root / rel}: not a place for a story; use stories/<concept>.txt, "
-                "stories/<concept>/<name>.txt or paired/<scenario>/<concept or baseline>.txt"
-            )
-    for source in sources:
-        if source.concept and not CONCEPT_NAME.fullmatch(source.concept):
-            raise CorpusError(
-                f"{root / source.path}: concept name {source.concept!r} is not valid; "
-                "use lowercase ASCII letters, digits and underscores, starting with a letter"
-            )
+            raise CorpusError(f"{path}: not a place for a story; use {LAYOUT}")
+        if source.role == "positive":
+            if source.concept == BASELINE:
+                raise CorpusError(f"{path}: 'baseline' is reserved for paired/<scenario>/baseline.txt; rename the concept")
+            _check_name("concept", source.concept, path)
+        sources.append(source)
     return sources, ignored
 
 
@@ -104,12 +119,15 @@ def shard_of(path: str, n_shards: int) -> int:
 
 def normalise(raw: bytes, path: Path) -> str:
     """Decode a story file: UTF-8 (a BOM is dropped), LF line ends, no trailing whitespace."""
+    binary = CorpusError(f"{path}: looks like a binary file, not a story; remove it or save the story as text")
+    if b"\x00" in raw:
+        raise binary
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise CorpusError(
-            f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
-        ) from None
+        raise CorpusError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from None
+    if sum(not c.isprintable() and c not in "\n\r\t" for c in text) > len(text) // 100:
+        raise binary
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in text.strip().split("\n"))
 
@@ -204,6 +222,7 @@ def validate(
     warn = warnings.append
 
     rows: list[dict] = []
+    skipped: list[str] = []
     bodies: dict[str, str] = {}
     first_source: dict[str, Source] = {}
     scenarios: dict[str, list[Source]] = {}
@@ -212,6 +231,7 @@ def validate(
         text = read_story(root, source.path)
         if not text:
             warn(f"{path}: empty file, skipped; write the story or delete the file")
+            skipped.append(source.path)
             continue
         if source.scenario:
             scenarios.setdefault(source.scenario, []).append(source)
@@ -265,6 +285,9 @@ def validate(
     ):
         warn(f"{root / p1} and {root / p2}: near-duplicates (word 5-gram overlap {jaccard}); rewrite one")
 
+    emptied = sorted({s.concept for s in sources if s.role == "positive"} - set(texts.concept))
+    for concept in emptied:
+        warn(f"concept {concept!r}: every file of it is empty; skipped (write its stories or delete the files)")
     counts = texts[texts.role == "positive"].groupby("concept").size()
     concepts = pd.DataFrame({"concept": counts.index, "n_positives": counts.values})
     concepts["status"] = ["ok" if n >= min_positives else "too_few_positives" for n in concepts.n_positives]
@@ -278,7 +301,7 @@ def validate(
             f"{root}: no concept has at least min_positives={min_positives} positive texts; "
             "add stories under stories/<concept>.txt or lower min_positives in config.yaml"
         )
-    return ValidatedCorpus(texts, concepts, bodies, warnings, ignored)
+    return ValidatedCorpus(texts, concepts, bodies, warnings, ignored, skipped)
 
 
 def fingerprint(texts: pd.DataFrame) -> str:

@@ -12,6 +12,7 @@ GGUF weights are de-quantized once and kept as safetensors, so later jobs load t
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
+from .layers import find_decoder_layers, resolve_layers
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +84,13 @@ def text_config(config):
     return getattr(config, "text_config", None) or config
 
 
-def _dequantize_gguf(gguf_path: Path, out_dir: Path) -> None:
+def _dequantize_gguf(gguf_path: Path, out_dir: Path, trust_remote_code: bool) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("de-quantizing %s into %s (once)", gguf_path, out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
-    )
+    where = dict(gguf_file=gguf_path.name, trust_remote_code=trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), **where)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), dtype=torch.float32, **where)
     # transformers de-quantizes GGUF on load but keeps the quantizer, which refuses to save; the
     # weights are plain floats, so drop it.
     if getattr(model, "hf_quantizer", None) is not None:
@@ -100,52 +101,87 @@ def _dequantize_gguf(gguf_path: Path, out_dir: Path) -> None:
 
 def _hub_snapshot(model_id: str) -> Path:
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
 
-    try:
-        return Path(
-            snapshot_download(
-                model_id,
-                allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
-            )
-        )
-    except LocalEntryNotFoundError:
-        raise ModelError(
-            f"model {model_id!r} is not in the local Hugging Face cache and cannot be downloaded "
-            "(no network); download it once where there is network, or point `model:` at a local folder"
-        ) from None
-    except RepositoryNotFoundError:
-        raise ModelError(f"model {model_id!r} does not exist on the Hugging Face Hub (or is private)") from None
+    # weights as safetensors only: nothing we load is ever unpickled
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]
+    return Path(snapshot_download(model_id, allow_patterns=patterns))
 
 
-def prepare(spec: str, work_dir: str | Path) -> PreparedModel:
-    """Make ``spec`` loadable from a local folder, de-quantizing GGUF into ``work_dir`` once."""
+def read_config(kind: str, source: str | Path, trust_remote_code: bool = False):
+    """The model's config alone (no weights): from a folder, a GGUF file's metadata, or the Hub."""
+    from huggingface_hub.errors import RepositoryNotFoundError
     from transformers import AutoConfig
 
-    kind = model_kind(spec)
-    work_dir = Path(work_dir)
-    if kind in ("packaged", "gguf"):
-        if kind == "packaged":
-            import importlib
+    source = Path(source) if kind != "hub" else source
+    if kind == "local" and not (source / "config.json").is_file():
+        raise ModelError(f"{source}: no loadable model config (config.json) there; fix `model:` in config.yaml")
+    try:
+        if kind in ("packaged", "gguf"):
+            return AutoConfig.from_pretrained(str(source.parent), gguf_file=source.name)
+        return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except RepositoryNotFoundError:
+        raise ModelError(f"model {source!r} does not exist on the Hugging Face Hub (or is private)") from None
+    except OSError:
+        if kind == "hub":
+            raise ModelError(
+                f"model {source!r} is not in the local Hugging Face cache and cannot be downloaded "
+                "(no network); download it once where there is network, or point `model:` at a local folder"
+            ) from None
+        raise ModelError(f"{source}: no loadable model config (config.json) there; fix `model:` in config.yaml") from None
+    except ValueError as err:
+        raise ModelError(f"{source}: model config not understood: {err}") from None
 
-            package = importlib.import_module(PACKAGED[spec])
-            gguf_path = package.assemble(work_dir / "gguf" / package.MODEL_NAME)
-        else:
-            gguf_path = Path(spec).expanduser().resolve()
+
+def check_architecture(config, layers: list | None, trust_remote_code: bool = False) -> int:
+    """Build the model on the meta device (no memory, no weights), find its blocks and check ``layers``.
+
+    Returns the number of decoder blocks. Runs before any weights are read, so a wrong model or layer
+    list fails in seconds.
+    """
+    from transformers import AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    except ValueError as err:
+        raise ModelError(f"{config.model_type}: not a causal language model transformers can build ({err})") from None
+    num_layers = len(find_decoder_layers(model))
+    if layers is not None:
+        resolve_layers(layers, num_layers)
+    return num_layers
+
+
+def prepare(spec: str, work_dir: str | Path, layers: list | None = None, trust_remote_code: bool = False) -> PreparedModel:
+    """Make ``spec`` loadable from a local folder, de-quantizing GGUF into ``work_dir`` once.
+
+    The config, the block list and ``layers`` are checked before any weights are read or downloaded.
+    """
+    kind = model_kind(spec)
+    if trust_remote_code:
+        log.warning("trust_remote_code is on: %s may run its own Python code from the model files", spec)
+    work_dir = Path(work_dir)
+    if kind == "packaged":
+        package = importlib.import_module(PACKAGED[spec])
+        source = package.assemble(work_dir / "gguf" / package.MODEL_NAME)
+    elif kind == "gguf":
+        source = Path(spec).expanduser().resolve()
+    elif kind == "local":
+        source = Path(spec).expanduser().resolve()
+    else:
+        source = spec
+    config = read_config(kind, source, trust_remote_code)
+    check_architecture(config, layers, trust_remote_code)
+    if kind in ("packaged", "gguf"):
         load_path = work_dir / "weights"
         if load_path.exists():
             shutil.rmtree(load_path)
-        _dequantize_gguf(gguf_path, load_path)
+        _dequantize_gguf(source, load_path, trust_remote_code)
         if kind == "packaged":  # the assembled file is only an intermediate
             shutil.rmtree(work_dir / "gguf")
     elif kind == "local":
-        load_path = Path(spec).expanduser().resolve()
+        load_path = source
     else:
         load_path = _hub_snapshot(spec)
-    try:
-        config = AutoConfig.from_pretrained(load_path)
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{load_path}: not a loadable model folder ({err})") from None
     tconfig = text_config(config)
     return PreparedModel(
         spec=spec,
@@ -173,13 +209,14 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
-def load(load_path: str | Path, device: torch.device, dtype: torch.dtype):
-    """Load the prepared model (eval mode, on ``device``) and its tokenizer."""
+def load(load_path: str | Path, device: torch.device, dtype: torch.dtype, trust_remote_code: bool = False):
+    """Load the prepared model (eval mode, on ``device``) and its tokenizer; safetensors or
+    ``weights_only`` loading only (transformers' default), never arbitrary pickles."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not Path(load_path).is_dir():
         raise ModelError(f"{load_path}: prepared model is missing; rerun with `--forcerun prepare_model`")
-    tokenizer = AutoTokenizer.from_pretrained(load_path)
-    model = AutoModelForCausalLM.from_pretrained(load_path, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(load_path, trust_remote_code=trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(load_path, dtype=dtype, trust_remote_code=trust_remote_code)
     model.to(device).eval()
     return model, tokenizer

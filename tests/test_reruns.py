@@ -1,0 +1,71 @@
+"""Interrupted, failed and repeated runs: nothing computed is lost, and results are bitwise stable."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import REPO, run_snakemake, write_tiny_corpus
+
+PACKAGE = ("results/readout/pooled/readout.safetensors", "results/readout/pooled/readout.json")
+
+
+def new_workdir(tmp_path_factory, model_dir):
+    workdir = tmp_path_factory.mktemp("run")
+    write_tiny_corpus(workdir / "corpus")
+    config = {"corpus_dir": "corpus", "model": str(model_dir), "n_shards": 3, "min_words": 0}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def package_bytes(workdir):
+    return [(workdir / name).read_bytes() for name in PACKAGE]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, tiny_model_dir):
+    workdir = new_workdir(tmp_path_factory, tiny_model_dir)
+    run_snakemake(workdir)
+    return workdir
+
+
+def test_two_clean_runs_are_bitwise_identical(reference, tmp_path_factory, tiny_model_dir):
+    again = new_workdir(tmp_path_factory, tiny_model_dir)
+    run_snakemake(again)
+    assert package_bytes(again) == package_bytes(reference)
+
+
+def test_kill_during_extraction_then_rerun_gives_the_same_package(reference, tmp_path_factory, tiny_model_dir):
+    workdir = new_workdir(tmp_path_factory, tiny_model_dir)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = workdir / "results" / "logs" / "extract_activations"
+    deadline = time.monotonic() + 120
+    while not (logs.exists() and any(logs.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and every job it started, mid-extraction
+    proc.wait()
+    assert not (workdir / PACKAGE[0]).exists()
+    run_snakemake(workdir, "--unlock")
+    run_snakemake(workdir, "--rerun-incomplete")
+    assert package_bytes(workdir) == package_bytes(reference)
+
+
+def test_bad_edit_keeps_results_and_the_fixed_rerun_resumes(reference):
+    story = reference / "corpus" / "stories" / "fear.txt"
+    original = story.read_text()
+    outputs = sorted((reference / "results").rglob("*.safetensors"))
+    mtimes = [p.stat().st_mtime_ns for p in outputs]
+    story.write_bytes(b"\xff\xfe half-saved by a crashing editor")
+    failed = run_snakemake(reference, check=False)
+    assert failed.returncode != 0 and "fear.txt: not UTF-8 text" in failed.stderr
+    assert [p.stat().st_mtime_ns for p in outputs] == mtimes  # nothing deleted or rewritten
+    story.write_text(original.replace("dark lane", "narrow lane"))
+    resumed = run_snakemake(reference)
+    assert resumed.stdout.count("rule extract_activations:") + resumed.stderr.count("rule extract_activations:") == 1
