@@ -7,12 +7,16 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 
 
 wildcard_constraints:
     shard=r"\d+",
     method="|".join(config["methods"]),
+    evaluation="|".join(EVALUATIONS) or "(?!)",
 
 
 include: "rules/corpus.smk"
@@ -20,8 +24,14 @@ include: "rules/model.smk"
 include: "rules/extract.smk"
 include: "rules/fit.smk"
 include: "rules/package.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:
     input:
         expand("results/readout/{method}/readout.json", method=config["methods"]),
+        expand(
+            "results/evaluations/{evaluation}/{method}/metrics.tsv",
+            evaluation=EVALUATIONS,
+            method=config["methods"],
+        ),

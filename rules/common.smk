@@ -9,6 +9,7 @@ from snakemake.utils import validate
 import amygdala_readout
 from amygdala_readout import corpus as corpus_lib
 from amygdala_readout.config import check_config
+from amygdala_readout.evaluate import read_labelled
 from amygdala_readout.model_io import model_kind
 
 LIBRARY = Path(amygdala_readout.__file__).parent
@@ -22,13 +23,22 @@ model_kind(config["model"])  # a model path that does not exist
 SHARDS = [f"{k:02d}" for k in range(config["n_shards"])]
 CORPUS_SOURCES, _ = corpus_lib.discover(config["corpus_dir"])
 # warnings are reported by the validate_corpus job
-corpus_lib.validate(
+CORPUS = corpus_lib.validate(
     config["corpus_dir"],
     n_shards=config["n_shards"],
     min_positives=config["min_positives"],
     min_words=config["min_words"],
     near_duplicate_threshold=config["near_duplicate_threshold"],
 )
+EVALUATIONS = {e["name"]: e for e in config["evaluations"]}
+for evaluation in EVALUATIONS.values():  # labels that match no concept, missing columns
+    read_labelled(
+        evaluation["path"],
+        evaluation["text_column"],
+        evaluation["label_column"],
+        evaluation["label_map"],
+        list(CORPUS.concepts.concept[CORPUS.concepts.status == "ok"]),
+    )
 
 
 def corpus_files():

@@ -25,7 +25,8 @@ def main(directions_path, model_info_path, layers_path, validation_path, out_dir
         "activation": "residual stream after decoder block <layer> (before the final norm), "
                       "at the last non-pad token",
         "layer_depth_percent": layer_info["depth_percent"],
-        "model": {k: model[k] for k in ("spec", "kind", "model_type", "num_layers", "hidden_size", "fingerprint")},
+        "model": {k: model[k] for k in ("spec", "kind", "load_path", "model_type", "num_layers", "hidden_size",
+                                         "fingerprint")},
         "corpus": {k: validation[k] for k in ("corpus_fingerprint", "n_texts", "n_concepts", "n_baselines")},
         "config": json.loads(config_json),
         "versions": {"amygdala_readout": __version__, **{p: version(p) for p in ("torch", "transformers", "safetensors")}},

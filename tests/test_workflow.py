@@ -31,8 +31,14 @@ def finished_run(tmp_path_factory, tiny_model_dir):
 
     workdir = tmp_path_factory.mktemp("workflow")
     write_tiny_corpus(workdir / "corpus")
+    # an evaluation set made of the corpus's own stories, with one label renamed through label_map
+    rows = [(text, "joy" if concept == "happiness" else concept)
+            for concept, texts in TINY_STORIES.items() for text in texts]
+    (workdir / "labelled.tsv").write_text("sentence\temotion\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
     config = {"corpus_dir": "corpus", "model": str(tiny_model_dir), "layers": [1, 0.7, -1],
-              "n_shards": 3, "min_words": 0}
+              "n_shards": 3, "min_words": 0,
+              "evaluations": [{"name": "own", "path": "labelled.tsv", "text_column": "sentence",
+                               "label_column": "emotion", "label_map": {"joy": "happiness"}}]}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(workdir)
     return workdir
@@ -67,6 +73,58 @@ def test_package_matches_the_contract_and_the_seed_formula(finished_run, tiny_mo
         np.testing.assert_allclose(tensors[f"layer_{layer}.center"].numpy(), a.mean(0), rtol=1e-4, atol=1e-5)
 
 
+def test_evaluation_numbers_match_a_recomputation(finished_run, tiny_model_dir):
+    import pandas as pd
+
+    from amygdala_readout.package import Readout
+
+    readout = Readout(finished_run / "results" / "readout" / "pooled")
+    metrics = pd.read_csv(finished_run / "results" / "evaluations" / "own" / "pooled" / "metrics.tsv", sep="\t")
+    assert sorted(metrics.layer.unique()) == [1, 2, 3] and set(metrics.scoring) == {"centred", "raw"}
+    texts = [t for ts in TINY_STORIES.values() for t in ts]
+    truth = [c for c, ts in TINY_STORIES.items() for _ in ts]
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    acts = last_token_activations(model, AutoTokenizer.from_pretrained(tiny_model_dir), texts, [1, 2, 3])
+    for layer in (1, 2, 3):
+        for scoring in ("centred", "raw"):
+            scores = readout.scores(acts[layer], layer, centred=scoring == "centred")
+            predicted = [readout.concepts[i] for i in scores.argmax(1).tolist()]  # all 4 concepts are labels
+            expected = np.mean([p == t for p, t in zip(predicted, truth)])
+            row = metrics[(metrics.layer == layer) & (metrics.scoring == scoring)].iloc[0]
+            assert row.top1 == pytest.approx(expected, abs=1e-4) and row.n == 8
+    assert (finished_run / "results" / "evaluations" / "own" / "pooled" / "confusion.png").stat().st_size > 1000
+
+
+def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, capsys):
+    from amygdala_readout import read
+    from amygdala_readout.package import Readout
+
+    package = finished_run / "results" / "readout" / "pooled"
+    text = TINY_STORIES["fear"][0]
+    args = ["--readout", str(package), "--text", text, "--layer", "2", "--top", "2"]
+    assert read.main(args + ["--format", "json", "--html", str(finished_run / "heat.html")]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert len(result["tokens"]) == len(tokenizer(text)["input_ids"]) - 1  # every token but BOS
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    last = last_token_activations(model, tokenizer, [text], [2])[2]
+    expected = Readout(package).scores(last, 2)[0]
+    top = result["tokens"][-1]["top"]
+    assert top[0]["concept"] == meta_concepts(package)[int(expected.argmax())]
+    assert top[0]["score"] == pytest.approx(float(expected.max()), rel=1e-3)
+    assert "<table>" in (finished_run / "heat.html").read_text()
+    assert read.main(args + ["--last", "--format", "tsv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split("\t") == ["text", "layer", "position", "token", "rank", "concept", "score"]
+    assert len(lines) == 3 and lines[1].split("\t")[5] == top[0]["concept"]
+    assert read.main(args) == 0 and "layer 2 (66.7% depth)" in capsys.readouterr().out
+    assert read.main(["--readout", str(package), "--text", "x", "--layer", "0"]) == 2
+
+
+def meta_concepts(package):
+    return json.loads((package / "readout.json").read_text())["concepts"]
+
+
 def test_every_rule_leaves_a_log(finished_run):
     logs = finished_run / "results" / "logs"
     for name in ("validate_corpus.log", "prepare_model.log", "resolve_layers.log",
@@ -94,6 +152,7 @@ def test_editing_one_story_reruns_one_shard(finished_run):
     counts = scheduled(run_snakemake(finished_run, "-n").stdout)
     assert counts["extract_activations"] == 1
     assert "prepare_model" not in counts and "resolve_layers" not in counts
+    assert "extract_evaluation" not in counts  # the evaluation set's activations are cached apart
     before = shard_mtimes(finished_run)
     run_snakemake(finished_run)
     after = shard_mtimes(finished_run)

@@ -127,3 +127,35 @@ def last_token_activations(
     n_tokens = sum(len(t) for t in token_ids)
     log.info("%d texts, %d tokens in %.1f s: %.0f tokens/s", len(texts), n_tokens, seconds, n_tokens / max(seconds, 1e-9))
     return out
+
+
+@torch.inference_mode()
+def token_activations(model, tokenizer, text: str, layers: Sequence[int], *, max_length: int = 4096):
+    """Every token's residual stream after each block in ``layers`` for one text.
+
+    Returns (ids, {layer: (n_tokens, hidden) float32}).
+    """
+    (ids,) = tokenize(tokenizer, [text], max_length, ["text"])
+    blocks = find_decoder_layers(model)
+    layers = sorted(layers)
+    device = next(model.parameters()).device
+    captured: dict[int, torch.Tensor] = {}
+
+    def make_hook(layer: int):
+        def hook(_module, _args, output):
+            states = output[0] if isinstance(output, tuple) else output
+            captured[layer] = states[0].float().cpu()
+            if layer == layers[-1]:
+                raise _StopForward
+
+        return hook
+
+    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in layers]
+    try:
+        model(input_ids=torch.tensor([ids], device=device), use_cache=False)
+    except _StopForward:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return ids, captured

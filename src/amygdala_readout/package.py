@@ -80,3 +80,19 @@ def read_package(package_dir: str | Path) -> tuple[dict, dict[str, torch.Tensor]
         if not torch.allclose(norms, torch.ones_like(norms), atol=2e-3):
             raise PackageError(f"layer_{layer}.vectors rows are not unit-norm (norms {norms.min():.4f}..{norms.max():.4f})")
     return meta, tensors
+
+
+class Readout:
+    """The reference reader of a package: what an inference server computes, and nothing more."""
+
+    def __init__(self, package_dir: str | Path):
+        self.meta, self.tensors = read_package(package_dir)
+        self.concepts: list[str] = list(self.meta["concepts"])
+        self.layers: list[int] = list(self.meta["layers"])
+
+    def scores(self, hidden: torch.Tensor, layer: int, centred: bool = True) -> torch.Tensor:
+        """(n, n_concepts) scores of residuals ``hidden`` (n, hidden_size) at ``layer``: (h - center) . v."""
+        vectors = self.tensors[f"layer_{layer}.vectors"].float()
+        if centred:
+            hidden = hidden.float() - self.tensors[f"layer_{layer}.center"].float()
+        return hidden.float() @ vectors.T

@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+import pytest
+
+from amygdala_readout.evaluate import EvaluationError, accuracy, read_labelled
+
+
+def test_accuracy_counts_top1_top3_recall_and_confusion():
+    concepts = ["anger", "awe", "fear", "joy"]
+    labels = ["anger", "fear", "joy", "joy"]
+    # awe is not among the labels, so it never competes even with the highest score
+    scores = np.array([[3, 9, 1, 2],    # anger -> anger
+                       [3, 9, 1, 2],    # fear  -> anger (fear last of three: top-3 only)
+                       [0, 9, 1, 2],    # joy   -> joy
+                       [5, 9, 4, 1]])   # joy   -> anger, joy third
+    result = accuracy(scores, labels, concepts)
+    assert result["labels"] == ["anger", "fear", "joy"]
+    assert result["top1"] == pytest.approx(2 / 4)
+    assert result["top3"] == pytest.approx(1.0)
+    assert result["recall"] == {"anger": 1.0, "fear": 0.0, "joy": 0.5}
+    assert result["confusion"].tolist() == [[1, 0, 0], [1, 0, 0], [1, 0, 1]]
+    assert result["chance_top1"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".tsv", ".csv"])
+def test_read_labelled_formats_and_label_map(tmp_path, suffix):
+    rows = [{"sentence": "I won!", "emotion": "joy"}, {"sentence": "A spider!", "emotion": "fear"}]
+    path = tmp_path / f"set{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        sep = "\t" if suffix == ".tsv" else ","
+        path.write_text(f"sentence{sep}emotion\n" + "".join(f"{r['sentence']}{sep}{r['emotion']}\n" for r in rows))
+    texts, labels = read_labelled(path, "sentence", "emotion", {"joy": "happiness"}, ["fear", "happiness"])
+    assert texts == ["I won!", "A spider!"] and labels == ["happiness", "fear"]
+
+
+def test_labels_matching_no_concept_are_listed(tmp_path):
+    path = tmp_path / "set.tsv"
+    path.write_text("text\tlabel\na\tjoy\nb\tennui\nc\tfear\n")
+    with pytest.raises(EvaluationError, match=r"labels \['ennui', 'joy'\] match no concept"):
+        read_labelled(path, "text", "label", {}, ["fear", "happiness"])
+    with pytest.raises(EvaluationError, match=r"no column \['sentence'\]"):
+        read_labelled(path, "sentence", "label", {}, ["fear"])
