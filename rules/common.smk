@@ -64,3 +64,8 @@ def library_code(*modules):
     for module in modules:
         digest.update((LIBRARY / f"{module}.py").read_bytes())
     return digest.hexdigest()[:16]
+
+
+def extraction_settings():
+    """Config values that change what extraction computes (device and threads only change speed)."""
+    return {key: config[key] for key in ("max_length", "batch_tokens", "padding_side", "dtype")}

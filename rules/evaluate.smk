@@ -7,10 +7,7 @@ rule extract_evaluation:
         "results/evaluations/{evaluation}/activations.safetensors",
     params:
         text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
-        max_length=config["max_length"],
-        batch_tokens=config["batch_tokens"],
-        padding_side=config["padding_side"],
-        dtype=config["dtype"],
+        extraction=extraction_settings(),
         code=library_code("extract", "model_io", "layers", "store", "evaluate"),
     threads: 4
     log:

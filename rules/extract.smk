@@ -9,10 +9,7 @@ rule extract_activations:
     output:
         "results/activations/shard_{shard}.safetensors",
     params:
-        max_length=config["max_length"],
-        batch_tokens=config["batch_tokens"],
-        padding_side=config["padding_side"],
-        dtype=config["dtype"],
+        extraction=extraction_settings(),
         code=library_code("extract", "model_io", "layers", "store", "corpus"),
     threads: 4
     log:

@@ -159,3 +159,24 @@ def token_activations(model, tokenizer, text: str, layers: Sequence[int], *, max
         for handle in handles:
             handle.remove()
     return ids, captured
+
+
+def extract_to_file(texts: Sequence[str], text_ids: Sequence[str], names: Sequence[str], model_info: dict,
+                    layers: Sequence[int], out_path, *, device: str, dtype: str, threads: int,
+                    trust_remote_code: bool, max_length: int, batch_tokens: int, padding_side: str) -> None:
+    """Load the prepared model, read ``texts`` at their last token, save one activation file."""
+    from . import model_io
+    from .store import save_shard
+
+    acts = {layer: torch.empty((0, 0)) for layer in layers}
+    if texts:
+        torch.set_num_threads(threads)
+        torch_device = model_io.resolve_device(device)
+        model, tokenizer = model_io.load(
+            model_info["load_path"], torch_device, model_io.resolve_dtype(dtype, torch_device), trust_remote_code
+        )
+        log.info("%d texts on %s with %d thread(s), layers %s", len(texts), torch_device, threads, list(layers))
+        acts = last_token_activations(model, tokenizer, texts, layers, max_length=max_length,
+                                      batch_tokens=batch_tokens, padding_side=padding_side, names=names,
+                                      progress=True)
+    save_shard(out_path, text_ids, acts)
