@@ -48,7 +48,6 @@ class Source:
 class ValidatedCorpus:
     texts: pd.DataFrame  # one row per unique text, TEXT_COLUMNS
     concepts: pd.DataFrame  # concept, n_positives, status
-    bodies: dict[str, str]  # text_id -> normalised text
     warnings: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not stories: hidden and editor files
     skipped: list[str] = field(default_factory=list)  # stories that were empty
@@ -218,7 +217,6 @@ def validate(
             for row in concept_table.itertuples()
         }
     warnings: list[str] = []
-
     warn = warnings.append
 
     rows: list[dict] = []
@@ -301,7 +299,7 @@ def validate(
             f"{root}: no concept has at least min_positives={min_positives} positive texts; "
             "add stories under stories/<concept>.txt or lower min_positives in config.yaml"
         )
-    return ValidatedCorpus(texts, concepts, bodies, warnings, ignored, skipped)
+    return ValidatedCorpus(texts, concepts, warnings, ignored, skipped)
 
 
 def fingerprint(texts: pd.DataFrame) -> str:

@@ -14,7 +14,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 
-_UMASK = os.umask(0)
+_UMASK = os.umask(0)  # the umask can only be read by setting it; put it straight back
 os.umask(_UMASK)
 
 
