@@ -19,6 +19,16 @@ wildcard_constraints:
     evaluation="|".join(EVALUATIONS) or "(?!)",
 
 
+# cheap steps run where Snakemake runs, also on a cluster
+localrules:
+    all,
+    validate_corpus,
+    resolve_layers,
+    fit_directions,
+    package_readout,
+    evaluate_readout,
+
+
 include: "rules/corpus.smk"
 include: "rules/model.smk"
 include: "rules/extract.smk"

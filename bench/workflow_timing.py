@@ -1,4 +1,4 @@
-"""Wall time of the default workflow: a full run, a no-op rerun, and the rerun after adding one story.
+"""Wall time of the default workflow: a full run, a no-op rerun, and reruns after editing or adding a story.
 
 Runs in a scratch working directory with a copy of the corpus and config.yaml, so the repository's
 results/ are left alone. Prints a Markdown table; extraction throughput comes from the jobs' logs.
@@ -61,6 +61,10 @@ def main() -> None:
     tokens, extract_seconds = extraction_rate(workdir)
     noop, out = snakemake(workdir, args.cores)
     assert "Nothing to be done" in out, out[-2000:]
+    edited_story = workdir / "amygdala_stories" / "stories" / "fear.txt"
+    edited_story.write_text(edited_story.read_text().replace("the lake", "the frozen lake", 1))
+    edited, out = snakemake(workdir, args.cores)
+    n_edit = len(re.findall(r"rule extract_activations:", out))
     story = workdir / "amygdala_stories" / "stories" / "happiness" / "bench_allotment.txt"
     story.write_text(NEW_STORY)
     added, out = snakemake(workdir, args.cores)
@@ -72,6 +76,8 @@ def main() -> None:
     print(f"| extraction: tokens, summed forward time, throughput | {tokens} tokens, {extract_seconds:.1f} s, "
           f"{tokens / extract_seconds:.0f} tokens/s |")
     print(f"| no-op rerun | {noop:.1f} s |")
+    print(f"| rerun after editing one story ({n_edit} extraction job) | {edited:.1f} s "
+          f"({100 * edited / full:.0f}% of the full run) |")
     print(f"| rerun after adding one story ({n_extract} extraction job) | {added:.1f} s "
           f"({100 * added / full:.0f}% of the full run) |")
     print(f"\nworking directory: {workdir}")

@@ -171,3 +171,60 @@ def test_adding_a_story_reruns_one_shard_and_the_package_takes_it(finished_run):
     meta = json.loads((finished_run / "results" / "readout" / "pooled" / "readout.json").read_text())
     assert meta["corpus"]["n_texts"] == 12
     assert scheduled(run_snakemake(finished_run, "-n").stdout) == {}
+
+
+def dry_run(workdir, **kwargs):
+    return scheduled(run_snakemake(workdir, "-n", **kwargs).stdout)
+
+
+def test_deleting_a_story_reruns_no_extraction_and_drops_it(finished_run):
+    (finished_run / "corpus" / "stories" / "sadness" / "story_3.txt").unlink()
+    counts = dry_run(finished_run)
+    assert "extract_activations" not in counts
+    assert {"validate_corpus", "fit_directions", "package_readout"} <= set(counts)
+    run_snakemake(finished_run)
+    meta = json.loads((finished_run / "results" / "readout" / "pooled" / "readout.json").read_text())
+    texts = (finished_run / "results" / "corpus" / "texts.tsv").read_text()
+    assert meta["corpus"]["n_texts"] == 11 and "story_3.txt" not in texts
+    assert dry_run(finished_run) == {}
+
+
+def test_adding_a_concept_reruns_one_extraction(finished_run):
+    (finished_run / "corpus" / "stories" / "awe.txt").write_text(
+        "The cliff of ice fell into the fjord and the whole sea rose, and she took off her cap.\n")
+    assert dry_run(finished_run)["extract_activations"] == 1
+    run_snakemake(finished_run)
+    assert "awe" in meta_concepts(finished_run / "results" / "readout" / "pooled")
+
+
+def test_config_changes_rerun_extraction_only_when_they_change_it(finished_run):
+    config_path = finished_run / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config_path.write_text(yaml.safe_dump(config | {"min_words": 3}))
+    counts = dry_run(finished_run)
+    assert counts == dry_run(finished_run)  # canonical params: two dry runs agree
+    assert "validate_corpus" in counts and "extract_activations" not in counts
+    config_path.write_text(yaml.safe_dump(config | {"max_length": 64}))
+    counts = dry_run(finished_run)
+    assert counts["extract_activations"] == 3 and counts["extract_evaluation"] == 1
+    config_path.write_text(yaml.safe_dump(config))
+    assert dry_run(finished_run) == {}
+
+
+def test_library_changes_rerun_the_rules_that_use_them(finished_run, tmp_path):
+    import os
+    import shutil
+
+    from conftest import REPO
+
+    library = tmp_path / "src"
+    shutil.copytree(REPO / "src" / "amygdala_readout", library / "amygdala_readout")
+    env = dict(os.environ, PYTHONPATH=str(library))
+    assert dry_run(finished_run, env=env) == {}  # the same code, found elsewhere
+    with (library / "amygdala_readout" / "directions.py").open("a") as handle:
+        handle.write("\n# a change to the maths\n")
+    counts = dry_run(finished_run, env=env)
+    assert "fit_directions" in counts and "extract_activations" not in counts
+    with (library / "amygdala_readout" / "extract.py").open("a") as handle:
+        handle.write("\n# a change to extraction\n")
+    assert dry_run(finished_run, env=env)["extract_activations"] == 3

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
-
 from .errors import UserError
 
 # Attribute paths to the list of decoder blocks, tried in order. Covers Llama/Mistral/Qwen2/Qwen3/
@@ -29,7 +27,9 @@ class LayerError(UserError):
     """A layer request that cannot be met; the message says what would."""
 
 
-def find_decoder_layers(model: nn.Module) -> nn.ModuleList:
+def find_decoder_layers(model: "torch.nn.Module") -> "torch.nn.ModuleList":
+    from torch import nn  # here, not at the top: the workflow imports this package while parsing
+
     for path in DECODER_LAYER_PATHS:
         module = model
         for name in path.split("."):

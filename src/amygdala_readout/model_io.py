@@ -19,10 +19,11 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
 from .errors import UserError
 from .layers import find_decoder_layers, resolve_layers
+
+# torch is imported inside the functions that need it: the workflow imports this module while it parses
+# (to check `model:`), and every Snakemake start would otherwise pay for importing torch.
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def text_config(config):
 
 
 def _dequantize_gguf(gguf_path: Path, out_dir: Path, trust_remote_code: bool) -> None:
+    import torch
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("de-quantizing %s into %s (once)", gguf_path, out_dir)
@@ -138,6 +141,8 @@ def check_architecture(config, layers: list | None, trust_remote_code: bool = Fa
     Returns the number of decoder blocks. Runs before any weights are read, so a wrong model or layer
     list fails in seconds.
     """
+    import torch
+
     from transformers import AutoModelForCausalLM
 
     try:
@@ -194,7 +199,9 @@ def prepare(spec: str, work_dir: str | Path, layers: list | None = None, trust_r
     )
 
 
-def resolve_device(device: str) -> torch.device:
+def resolve_device(device: str) -> "torch.device":
+    import torch
+
     if device == "auto":
         # CUDA_VISIBLE_DEVICES (as Slurm sets it) decides which GPU "cuda" is.
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -204,6 +211,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    import torch
+
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]

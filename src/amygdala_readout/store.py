@@ -13,6 +13,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from .errors import UserError
+
 
 _UMASK = os.umask(0)  # the umask can only be read by setting it; put it straight back
 os.umask(_UMASK)
@@ -58,13 +60,13 @@ def load_last_token(paths: Sequence[str | Path], text_ids: Sequence[str], layers
             for layer in layers:
                 name = f"layer_{layer}.last_token"
                 if name not in handle.keys():
-                    raise KeyError(f"{path}: no activations for layer {layer}; rerun extraction for it")
+                    raise UserError(f"{path}: no activations for layer {layer}; rerun with --forcerun extract_activations")
                 block = handle.get_tensor(name)
                 rows[layer].update(zip(ids, block))
     missing = [t for t in text_ids if t not in rows[layers[0]]]
     if missing:
-        raise KeyError(
-            f"{len(missing)} text(s) have no activations (e.g. {missing[:3]}); "
-            "rerun with `snakemake --forcerun extract_activations`"
+        raise UserError(
+            f"{len(missing)} text(s) have no activations (e.g. {missing[:3]}), e.g. a story moved in with an "
+            "old modification time; rerun with `snakemake --cores all --forcerun extract_activations`"
         )
     return {layer: np.stack([rows[layer][t] for t in text_ids]) for layer in layers}
