@@ -1,6 +1,6 @@
 """Wall time of the default workflow: a full run, a no-op rerun, and reruns after editing or adding a story.
 
-Runs in a scratch working directory with a copy of the corpus and config.yaml, so the repository's
+Runs in a scratch working directory with a copy of the corpus, data/ and config.yaml, so the repository's
 results/ are left alone. Prints a Markdown table; extraction throughput comes from the jobs' logs.
 
     python bench/workflow_timing.py [--workdir DIR] [--cores N]
@@ -54,7 +54,8 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="amygdala-bench-"))
-    shutil.copytree(REPO / "amygdala_stories", workdir / "amygdala_stories", dirs_exist_ok=True)
+    for folder in ("amygdala_stories", "data"):  # the corpus and the labelled sets config.yaml names
+        shutil.copytree(REPO / folder, workdir / folder, dirs_exist_ok=True)
     shutil.copy(REPO / "config.yaml", workdir / "config.yaml")
 
     full, _ = snakemake(workdir, args.cores)
