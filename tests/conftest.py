@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,6 +94,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def tiny_corpus(tmp_path) -> Path:
     return write_tiny_corpus(tmp_path / "corpus")
+
+
+def tiny_workdir(root: Path, model_dir: Path, **config) -> Path:
+    """A working directory with the tiny corpus and a config.yaml for the tiny model."""
+    write_tiny_corpus(root / "corpus")
+    settings = {"corpus_dir": "corpus", "model": str(model_dir), "n_shards": 3, "min_words": 0} | config
+    (root / "config.yaml").write_text(yaml.safe_dump(settings))
+    return root
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:

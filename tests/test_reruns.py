@@ -7,19 +7,14 @@ import sys
 import time
 
 import pytest
-import yaml
 
-from conftest import REPO, run_snakemake, write_tiny_corpus
+from conftest import REPO, run_snakemake, tiny_workdir
 
 PACKAGE = ("results/readout/pooled/readout.safetensors", "results/readout/pooled/readout.json")
 
 
 def new_workdir(tmp_path_factory, model_dir):
-    workdir = tmp_path_factory.mktemp("run")
-    write_tiny_corpus(workdir / "corpus")
-    config = {"corpus_dir": "corpus", "model": str(model_dir), "n_shards": 3, "min_words": 0}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return workdir
+    return tiny_workdir(tmp_path_factory.mktemp("run"), model_dir)
 
 
 def package_bytes(workdir):

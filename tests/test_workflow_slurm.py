@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
-from conftest import REPO, run_snakemake, write_tiny_corpus
+from conftest import REPO, run_snakemake, tiny_workdir
 
 SLURM_SCRIPTS = REPO / "tests" / "slurm"
 PACKAGE = ("results/readout/pooled/readout.safetensors", "results/readout/pooled/readout.json")
@@ -27,11 +26,7 @@ def slurm():
 
 
 def workdir_with_tiny_run(tmp_path_factory, model_dir):
-    workdir = tmp_path_factory.mktemp("slurm_run")
-    write_tiny_corpus(workdir / "corpus")
-    config = {"corpus_dir": "corpus", "model": str(model_dir), "n_shards": 2, "min_words": 0}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    return workdir
+    return tiny_workdir(tmp_path_factory.mktemp("slurm_run"), model_dir, n_shards=2)
 
 
 def run_on_slurm(workdir, timeout=600):
