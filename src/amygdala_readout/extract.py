@@ -62,6 +62,32 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[to
     return ids, mask
 
 
+def _forward_capturing(model, layers: list[int], pick, **inputs) -> dict[int, torch.Tensor]:
+    """One forward pass that keeps ``pick(states)`` (float32, CPU) of each block in ``layers`` and stops
+    after the deepest: nothing after it (later blocks, final norm, LM head) is computed."""
+    blocks = find_decoder_layers(model)
+    captured: dict[int, torch.Tensor] = {}
+
+    def make_hook(layer: int):
+        def hook(_module, _args, output):
+            states = output[0] if isinstance(output, tuple) else output
+            captured[layer] = pick(states).float().cpu()
+            if layer == layers[-1]:
+                raise _StopForward
+
+        return hook
+
+    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in layers]
+    try:
+        model(**inputs, use_cache=False)
+    except _StopForward:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
 @torch.inference_mode()
 def last_token_activations(
     model,
@@ -77,52 +103,27 @@ def last_token_activations(
 ) -> dict[int, torch.Tensor]:
     """Residual stream after each block in ``layers`` at each text's last token: {layer: (n, hidden)}."""
     names = list(names) if names is not None else [f"text {i}" for i in range(len(texts))]
-    blocks = find_decoder_layers(model)
     layers = sorted(layers)
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
     token_ids = tokenize(tokenizer, texts, max_length, names)
     hidden = model.config.get_text_config().hidden_size
     out = {layer: torch.empty((len(texts), hidden), dtype=torch.float32) for layer in layers}
-
-    captured: dict[int, torch.Tensor] = {}
-    last_index: torch.Tensor | None = None
-
-    def make_hook(layer: int):
-        def hook(_module, _args, output):
-            states = output[0] if isinstance(output, tuple) else output
-            rows = torch.arange(states.shape[0], device=states.device)
-            captured[layer] = states[rows, last_index].float().cpu()
-            if layer == layers[-1]:
-                raise _StopForward
-
-        return hook
-
-    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in layers]
     start = time.perf_counter()
-    try:
-        batches = length_batches([len(t) for t in token_ids], batch_tokens)
-        for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
-            ids, mask = pad_batch([token_ids[i] for i in batch], pad_id, padding_side)
-            # Positions count real tokens only, so a left-padded text sees the same positions as
-            # an unpadded one (HF models otherwise number pad slots too).
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            last_index = (mask.shape[1] - 1 - mask.flip(-1).argmax(-1)).to(device)
-            captured.clear()
-            try:
-                model(
-                    input_ids=ids.to(device),
-                    attention_mask=mask.to(device),
-                    position_ids=positions.to(device),
-                    use_cache=False,
-                )
-            except _StopForward:
-                pass
-            for layer in layers:
-                out[layer][batch] = captured[layer]
-    finally:
-        for handle in handles:
-            handle.remove()
+    batches = length_batches([len(t) for t in token_ids], batch_tokens)
+    for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
+        ids, mask = pad_batch([token_ids[i] for i in batch], pad_id, padding_side)
+        # Positions count real tokens only, so a left-padded text sees the same positions as an
+        # unpadded one (HF models otherwise number pad slots too).
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        rows = torch.arange(len(batch), device=device)
+        last = (mask.shape[1] - 1 - mask.flip(-1).argmax(-1)).to(device)
+        captured = _forward_capturing(
+            model, layers, lambda states: states[rows, last],
+            input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+        )
+        for layer in layers:
+            out[layer][batch] = captured[layer]
     seconds = time.perf_counter() - start
     n_tokens = sum(len(t) for t in token_ids)
     log.info("%d texts, %d tokens in %.1f s: %.0f tokens/s", len(texts), n_tokens, seconds, n_tokens / max(seconds, 1e-9))
@@ -136,28 +137,9 @@ def token_activations(model, tokenizer, text: str, layers: Sequence[int], *, max
     Returns (ids, {layer: (n_tokens, hidden) float32}).
     """
     (ids,) = tokenize(tokenizer, [text], max_length, ["text"])
-    blocks = find_decoder_layers(model)
-    layers = sorted(layers)
     device = next(model.parameters()).device
-    captured: dict[int, torch.Tensor] = {}
-
-    def make_hook(layer: int):
-        def hook(_module, _args, output):
-            states = output[0] if isinstance(output, tuple) else output
-            captured[layer] = states[0].float().cpu()
-            if layer == layers[-1]:
-                raise _StopForward
-
-        return hook
-
-    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in layers]
-    try:
-        model(input_ids=torch.tensor([ids], device=device), use_cache=False)
-    except _StopForward:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
+    captured = _forward_capturing(model, sorted(layers), lambda states: states[0],
+                                  input_ids=torch.tensor([ids], device=device))
     return ids, captured
 
 

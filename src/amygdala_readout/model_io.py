@@ -130,7 +130,7 @@ def read_config(kind: str, source: str | Path, trust_remote_code: bool = False):
                 f"model {source!r} is not in the local Hugging Face cache and cannot be downloaded "
                 "(no network); download it once where there is network, or point `model:` at a local folder"
             ) from None
-        raise ModelError(f"{source}: no loadable model config (config.json) there; fix `model:` in config.yaml") from None
+        raise ModelError(f"{source}: cannot read a model config from it; fix `model:` in config.yaml") from None
     except ValueError as err:
         raise ModelError(f"{source}: model config not understood: {err}") from None
 
@@ -168,9 +168,7 @@ def prepare(spec: str, work_dir: str | Path, layers: list | None = None, trust_r
     if kind == "packaged":
         package = importlib.import_module(PACKAGED[spec])
         source = package.assemble(work_dir / "gguf" / package.MODEL_NAME)
-    elif kind == "gguf":
-        source = Path(spec).expanduser().resolve()
-    elif kind == "local":
+    elif kind in ("gguf", "local"):
         source = Path(spec).expanduser().resolve()
     else:
         source = spec
