@@ -27,6 +27,8 @@ localrules:
     fit_directions,
     package_readout,
     evaluate_readout,
+    heldout_summary,
+    plot_spectra,
 
 
 include: "rules/corpus.smk"
@@ -35,6 +37,7 @@ include: "rules/extract.smk"
 include: "rules/fit.smk"
 include: "rules/package.smk"
 include: "rules/evaluate.smk"
+include: "rules/quality.smk"
 
 
 rule all:
@@ -45,3 +48,4 @@ rule all:
             evaluation=EVALUATIONS,
             method=config["methods"],
         ),
+        quality_targets(),

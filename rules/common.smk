@@ -69,3 +69,22 @@ def library_code(*modules):
 def extraction_settings():
     """Config values that change what extraction computes (device and threads only change speed)."""
     return {key: config[key] for key in ("max_length", "batch_tokens", "padding_side", "dtype")}
+
+
+def capture_settings():
+    """What the corpus pass keeps besides last-token residuals: per-head inputs for the quality report,
+    and each text's token subspace when the `subspace` method is on (None = all of it)."""
+    if "subspace" not in config["methods"]:
+        subspace_k = False
+    else:
+        subspace_k = None if config["subspace_k"] == "all" else config["subspace_k"]
+    return {"heads": True, "subspace_k": subspace_k}
+
+
+def quality_targets():
+    """The quality report of each method, held-out accuracy, and the subspace method's spectra."""
+    targets = [f"results/quality/{method}/quality.json" for method in config["methods"]]
+    targets.append("results/quality/heldout_accuracy.tsv")
+    if "subspace" in config["methods"]:
+        targets.append("results/quality/subspace/eigenvalues.png")
+    return targets

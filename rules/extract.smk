@@ -10,7 +10,8 @@ rule extract_activations:
         "results/activations/shard_{shard}.safetensors",
     params:
         extraction=extraction_settings(),
-        code=library_code("extract", "model_io", "layers", "store", "corpus"),
+        captures=capture_settings(),
+        code=library_code("extract", "model_io", "layers", "store", "corpus", "weights", "subspace"),
     threads: 4
     log:
         "results/logs/extract_activations/shard_{shard}.log",

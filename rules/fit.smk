@@ -7,7 +7,8 @@ rule fit_directions:
     output:
         "results/directions/{method}.safetensors",
     params:
-        code=library_code("directions", "store"),
+        eigen_k=lambda wildcards: config["eigen_k"] if wildcards.method == "subspace" else None,
+        code=library_code("directions", "subspace", "store", "corpus"),
     log:
         "results/logs/fit_directions/{method}.log",
     benchmark:

@@ -5,7 +5,7 @@ rule prepare_model:
         model=config["model"],
         trust_remote_code=config["trust_remote_code"],
         work_dir=lambda wildcards, output: str(Path(output.info).parent),
-        code=library_code("model_io"),
+        code=library_code("model_io", "weights"),
     log:
         "results/logs/prepare_model.log",
     benchmark:

@@ -9,7 +9,7 @@ from amygdala_readout import corpus
 from amygdala_readout.evaluate import accuracy, plot_confusions, read_labelled
 from amygdala_readout.logs import job_logging
 from amygdala_readout.package import Readout
-from amygdala_readout.store import atomic_write, load_last_token
+from amygdala_readout.store import atomic_write, load_rows
 
 
 def write_tsv(path, table: pd.DataFrame) -> None:
@@ -19,7 +19,7 @@ def write_tsv(path, table: pd.DataFrame) -> None:
 def main(name, data_path, activations_path, package_dir, text_column, label_column, label_map, out):
     readout = Readout(package_dir)
     texts, labels = read_labelled(data_path, text_column, label_column, label_map, readout.concepts)
-    acts = load_last_token([activations_path], [corpus.text_id(t) for t in texts], readout.layers)
+    acts = load_rows([activations_path], [corpus.text_id(t) for t in texts], readout.layers)
     metrics, recall, confusion, confusions = [], [], [], {}
     for layer in readout.layers:
         for scoring in ("centred", "raw"):

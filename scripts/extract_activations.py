@@ -33,4 +33,5 @@ with job_logging(snakemake.log[0]) as log:
         trust_remote_code=snakemake.config["trust_remote_code"],
         threads=snakemake.threads,
         **snakemake.params.extraction,
+        **snakemake.params.captures,
     )

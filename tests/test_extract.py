@@ -1,10 +1,12 @@
 import logging
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from amygdala_readout.extract import last_token_activations, length_batches, tokenize
+from amygdala_readout.extract import extract, last_token_activations, length_batches, token_activations, tokenize
+from amygdala_readout.subspace import text_subspace
 from conftest import TINY_PAIRED, TINY_STORIES
 
 TEXTS = [t for ts in TINY_STORIES.values() for t in ts] + list(TINY_PAIRED.values()) + ["The bus ."]
@@ -77,3 +79,40 @@ def test_length_batches_respect_the_token_budget():
     assert sorted(i for b in batches for i in b) == list(range(6))
     assert all(len(b) * max(lengths[i] for i in b) <= 100 for b in batches)
     assert batches[0][0] == 1  # longest first
+
+
+def test_one_pass_captures_head_inputs_and_token_subspaces(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    forwards = []
+    counter = model.model.embed_tokens.register_forward_hook(lambda *a: forwards.append(1))
+    try:
+        acts = extract(model, tokenizer, TEXTS, LAYERS, batch_tokens=60, padding_side="left",
+                       heads=True, subspace_k=None)
+    finally:
+        counter.remove()
+    assert len(forwards) == len(length_batches([len(t) for t in tokenize(tokenizer, TEXTS, 512, TEXTS)], 60))
+    for i, text in enumerate(TEXTS):
+        # reference: the text alone, every token, with a hook on the output projection's input
+        seen = {}
+        hooks = [model.model.layers[layer].self_attn.o_proj.register_forward_pre_hook(
+            lambda m, args, layer=layer: seen.__setitem__(layer, args[0][0].clone())) for layer in LAYERS]
+        try:
+            _, tokens = token_activations(model, tokenizer, text, LAYERS)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        for layer in LAYERS:
+            torch.testing.assert_close(acts.head_inputs[layer][i], seen[layer][-1], atol=1e-4, rtol=1e-4)
+            expected = text_subspace(tokens[layer].double().numpy())
+            got = acts.subspaces[layer][i].double().numpy()
+            assert got.shape == expected.shape
+            # the same subspace: projectors agree (singular vectors themselves may flip sign)
+            np.testing.assert_allclose(got.T @ got, expected.T @ expected, atol=2e-3)
+
+
+def test_heads_and_subspaces_are_off_unless_asked(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    acts = extract(model, tokenizer, TEXTS[:3], LAYERS)
+    assert acts.head_inputs == {} and acts.subspaces == {}
+    capped = extract(model, tokenizer, TEXTS[:3], LAYERS, subspace_k=2)
+    assert all(b.shape == (2, 32) for b in capped.subspaces[LAYERS[0]])

@@ -9,8 +9,9 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from amygdala_readout.extract import last_token_activations
+from amygdala_readout.extract import last_token_activations, token_activations
 from amygdala_readout.package import read_package
+from amygdala_readout.subspace import naive_subspace, text_subspace
 from conftest import TINY_PAIRED, TINY_STORIES, run_snakemake
 
 
@@ -131,6 +132,76 @@ def test_every_rule_leaves_a_log(finished_run):
                  "extract_activations/shard_00.log", "fit_directions/pooled.log", "package_readout/pooled.log"):
         assert (logs / name).exists(), name
     assert "layer 2 (66.7% depth of 4 blocks)" in (logs / "resolve_layers.log").read_text()
+    for name in ("quality_report/subspace.log", "heldout_accuracy/subspace.log", "heldout_summary.log",
+                 "plot_spectra.log", "fit_directions/subspace.log"):
+        assert (logs / name).exists(), name
+
+
+def corpus_texts_and_labels():
+    texts, labels = [], []
+    for concept, stories in TINY_STORIES.items():
+        texts += stories
+        labels += [concept] * len(stories)
+    for name, text in TINY_PAIRED.items():
+        texts.append(text)
+        labels.append("" if name == "baseline" else name)
+    return texts, labels
+
+
+def test_subspace_package_matches_the_naive_formula_on_every_token(finished_run, tiny_model_dir):
+    meta, tensors = read_package(finished_run / "results" / "readout" / "subspace")
+    texts, labels = corpus_texts_and_labels()
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    last = last_token_activations(model, tokenizer, texts, [1, 2, 3])
+    per_text = [token_activations(model, tokenizer, text, [1, 2, 3])[1] for text in texts]
+    for layer in (1, 2, 3):
+        bases = [text_subspace(tokens[layer].double().numpy()) for tokens in per_text]
+        expected, _ = naive_subspace(last[layer].double().numpy(), bases, labels, meta["concepts"], eigen_k=5)
+        got = tensors[f"layer_{layer}.vectors"].float().numpy()
+        assert np.all(np.sum(got * expected, axis=1) > 0.99), layer
+
+
+def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finished_run):
+    import pandas as pd
+
+    from amygdala_readout.quality import TRIAGE_LABELS
+
+    quality = finished_run / "results" / "quality"
+    fields = {"n_positives", "top3_variance_ratios", "first_pc_ratio", "story_projection", "story_alignment",
+              "best_neuron", "top5_neurons", "nearest_concepts", "top_heads", "head_concentration", "ridge"}
+    for method in ("pooled", "subspace"):
+        report = json.loads((quality / method / "quality.json").read_text())
+        assert report["middle_layer"] == 2 and report["notes"] == []
+        assert sorted(report["concepts"]) == ["anger", "fear", "happiness", "sadness"]
+        for concept in report["concepts"].values():
+            assert concept["triage"] in TRIAGE_LABELS and concept["triage_reason"]
+            assert len(concept["outlier_stories"]) == 2
+            for layer in ("1", "2", "3"):
+                metrics = concept["layers"][layer]
+                assert fields <= set(metrics)
+                assert len(metrics["top_heads"]) == 4 and 0.25 <= metrics["head_concentration"] <= 1
+                assert 0 <= metrics["best_neuron"]["index"] < 64  # intermediate size of the tiny model
+                assert ("subspace_eigenvalues" in metrics) == (method == "subspace")
+        triage = pd.read_csv(quality / method / "triage.tsv", sep="\t")
+        assert sorted(triage.concept) == sorted(report["concepts"])
+        for figure in ("concept_cosines.png", "head_selectivity.png", "heldout_confusion.png"):
+            assert (quality / method / figure).stat().st_size > 1000, figure
+    assert len(json.loads((quality / "subspace" / "quality.json").read_text())["concepts"]["fear"]["layers"]["2"]
+               ["subspace_eigenvalues"]) == 20
+    heldout = pd.read_csv(quality / "heldout_accuracy.tsv", sep="\t")
+    assert sorted(zip(heldout.method, heldout.layer)) == [(m, l) for m in ("pooled", "subspace") for l in (1, 2, 3)]
+    # 8 single stories and 2 framings are scored; the scenario is held out as a whole
+    assert set(heldout.n_scored) == {10} and set(heldout.chance_top1) == {0.25}
+    assert heldout.top1.between(0, 1).all()
+    assert (quality / "subspace" / "eigenvalues.png").stat().st_size > 1000
+
+
+def test_html_report_holds_the_quality_figures(finished_run):
+    run_snakemake(finished_run, "--report", "report.html")
+    html = (finished_run / "report.html").read_text()
+    for needle in ("Held-out accuracy", "Quality", "triage.tsv", "concept_cosines.png", "eigenvalues.png"):
+        assert needle in html, needle
 
 
 def test_rerun_has_nothing_to_do(finished_run):

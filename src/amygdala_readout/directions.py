@@ -34,4 +34,19 @@ def pooled(activations: np.ndarray, labels: list[str], concepts: list[str]) -> n
     return unit_rows(pos_sum / counts - neg_mean)
 
 
-METHODS = {"pooled": pooled}
+METHODS = ("pooled", "subspace")
+
+
+def fit(method: str, last_token: np.ndarray, labels: list[str], concepts: list[str], *,
+        bases=None, eigen_k: int = 5, n_eigenvalues: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(directions (n_concepts, hidden) unit rows, the subspace method's top eigenvalues or None).
+
+    ``bases`` (each text's token subspace) is needed by ``subspace`` only.
+    """
+    if method == "pooled":
+        return pooled(last_token, labels, concepts), None
+    if method == "subspace":
+        from .subspace import subspace  # it builds on this module
+
+        return subspace(last_token, bases, labels, concepts, eigen_k=eigen_k, n_eigenvalues=n_eigenvalues)
+    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
@@ -62,22 +63,34 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[to
     return ids, mask
 
 
-def _forward_capturing(model, layers: list[int], pick, **inputs) -> dict[int, torch.Tensor]:
-    """One forward pass that keeps ``pick(states)`` (float32, CPU) of each block in ``layers`` and stops
-    after the deepest: nothing after it (later blocks, final norm, LM head) is computed."""
-    blocks = find_decoder_layers(model)
-    captured: dict[int, torch.Tensor] = {}
+def _forward_capturing(model, layers: list[int], on_block, on_attention=None, **inputs) -> None:
+    """One forward pass that hands each block in ``layers`` its output states (``on_block(layer, states)``)
+    and, if given, the input of its attention output projection (``on_attention(layer, heads)``), then
+    stops after the deepest: nothing after it (later blocks, final norm, LM head) is computed."""
+    from .weights import attention_output_projection
 
-    def make_hook(layer: int):
+    blocks = find_decoder_layers(model)
+
+    def block_hook(layer: int):
         def hook(_module, _args, output):
-            states = output[0] if isinstance(output, tuple) else output
-            captured[layer] = pick(states).float().cpu()
+            on_block(layer, output[0] if isinstance(output, tuple) else output)
             if layer == layers[-1]:
                 raise _StopForward
 
         return hook
 
-    handles = [blocks[layer].register_forward_hook(make_hook(layer)) for layer in layers]
+    def attention_hook(layer: int):
+        def hook(_module, args):
+            on_attention(layer, args[0])
+
+        return hook
+
+    handles = [blocks[layer].register_forward_hook(block_hook(layer)) for layer in layers]
+    if on_attention is not None:
+        for layer in layers:
+            projection = attention_output_projection(blocks[layer])
+            if projection is not None:
+                handles.append(projection.register_forward_pre_hook(attention_hook(layer)))
     try:
         model(**inputs, use_cache=False)
     except _StopForward:
@@ -85,11 +98,34 @@ def _forward_capturing(model, layers: list[int], pick, **inputs) -> dict[int, to
     finally:
         for handle in handles:
             handle.remove()
-    return captured
+
+
+def _token_subspace(tokens: torch.Tensor, k: int | None) -> torch.Tensor:
+    """``subspace.text_subspace`` on the model's device: top right singular vectors of the centred tokens."""
+    from .subspace import _kept
+
+    centred = tokens.float() - tokens.float().mean(dim=0, keepdim=True)
+    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
+    return vh[: _kept(singular.cpu().numpy(), tuple(centred.shape), k)]
+
+
+@dataclass
+class Activations:
+    """What one pass captures, per layer, float32 on the CPU (the subspaces float16, see ``store``).
+
+    last_token: (n_texts, hidden) residual stream after the block at each text's last token.
+    head_inputs: (n_texts, n_heads * head_dim) input of the attention output projection at the last
+        token (empty when the architecture has no recognisable projection).
+    subspaces: per text, its ``text_subspace`` (k_i, hidden), when asked for.
+    """
+
+    last_token: dict[int, torch.Tensor]
+    head_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
+    subspaces: dict[int, list[torch.Tensor]] = field(default_factory=dict)
 
 
 @torch.inference_mode()
-def last_token_activations(
+def extract(
     model,
     tokenizer,
     texts: Sequence[str],
@@ -99,16 +135,25 @@ def last_token_activations(
     batch_tokens: int = 4096,
     padding_side: str = "right",
     names: Sequence[str] | None = None,
+    heads: bool = False,
+    subspace_k: int | None | bool = False,
     progress: bool = False,
-) -> dict[int, torch.Tensor]:
-    """Residual stream after each block in ``layers`` at each text's last token: {layer: (n, hidden)}."""
+) -> Activations:
+    """Read every text once and keep what the methods and diagnostics need (see ``Activations``).
+
+    ``subspace_k``: False keeps no subspaces; None keeps each text's full subspace; an int caps it.
+    Everything is reduced inside the hooks, so no whole sequence of states outlives its batch.
+    """
     names = list(names) if names is not None else [f"text {i}" for i in range(len(texts))]
     layers = sorted(layers)
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
     token_ids = tokenize(tokenizer, texts, max_length, names)
     hidden = model.config.get_text_config().hidden_size
-    out = {layer: torch.empty((len(texts), hidden), dtype=torch.float32) for layer in layers}
+    result = Activations({layer: torch.empty((len(texts), hidden), dtype=torch.float32) for layer in layers})
+    keep_subspace = subspace_k is not False
+    if keep_subspace:
+        result.subspaces = {layer: [None] * len(texts) for layer in layers}
     start = time.perf_counter()
     batches = length_batches([len(t) for t in token_ids], batch_tokens)
     for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
@@ -118,16 +163,32 @@ def last_token_activations(
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         rows = torch.arange(len(batch), device=device)
         last = (mask.shape[1] - 1 - mask.flip(-1).argmax(-1)).to(device)
-        captured = _forward_capturing(
-            model, layers, lambda states: states[rows, last],
+        real = mask.to(device).bool()
+
+        def on_block(layer, states):
+            result.last_token[layer][batch] = states[rows, last].float().cpu()
+            if keep_subspace:
+                for row, text in enumerate(batch):
+                    result.subspaces[layer][text] = _token_subspace(states[row][real[row]], subspace_k).cpu()
+
+        def on_attention(layer, head_states):
+            if layer not in result.head_inputs:
+                result.head_inputs[layer] = torch.empty((len(texts), head_states.shape[-1]), dtype=torch.float32)
+            result.head_inputs[layer][batch] = head_states[rows, last].float().cpu()
+
+        _forward_capturing(
+            model, layers, on_block, on_attention if heads else None,
             input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
         )
-        for layer in layers:
-            out[layer][batch] = captured[layer]
     seconds = time.perf_counter() - start
     n_tokens = sum(len(t) for t in token_ids)
     log.info("%d texts, %d tokens in %.1f s: %.0f tokens/s", len(texts), n_tokens, seconds, n_tokens / max(seconds, 1e-9))
-    return out
+    return result
+
+
+def last_token_activations(model, tokenizer, texts: Sequence[str], layers: Sequence[int], **options) -> dict[int, torch.Tensor]:
+    """Residual stream after each block in ``layers`` at each text's last token: {layer: (n, hidden)}."""
+    return extract(model, tokenizer, texts, layers, **options).last_token
 
 
 @torch.inference_mode()
@@ -138,19 +199,24 @@ def token_activations(model, tokenizer, text: str, layers: Sequence[int], *, max
     """
     (ids,) = tokenize(tokenizer, [text], max_length, ["text"])
     device = next(model.parameters()).device
-    captured = _forward_capturing(model, sorted(layers), lambda states: states[0],
-                                  input_ids=torch.tensor([ids], device=device))
+    captured = {}
+
+    def on_block(layer, states):
+        captured[layer] = states[0].float().cpu()
+
+    _forward_capturing(model, sorted(layers), on_block, input_ids=torch.tensor([ids], device=device))
     return ids, captured
 
 
 def extract_to_file(texts: Sequence[str], text_ids: Sequence[str], names: Sequence[str], model_info: dict,
                     layers: Sequence[int], out_path, *, device: str, dtype: str, threads: int,
-                    trust_remote_code: bool, max_length: int, batch_tokens: int, padding_side: str) -> None:
-    """Load the prepared model, read ``texts`` at their last token, save one activation file."""
+                    trust_remote_code: bool, heads: bool = False, subspace_k: int | None | bool = False,
+                    **options) -> None:
+    """Load the prepared model, read ``texts`` once (see ``extract``), save one activation file."""
     from . import model_io
     from .store import save_shard
 
-    acts = {layer: torch.empty((0, 0)) for layer in layers}
+    acts = Activations({layer: torch.empty((0, 0)) for layer in layers})
     if texts:
         torch.set_num_threads(threads)
         torch_device = model_io.resolve_device(device)
@@ -158,7 +224,6 @@ def extract_to_file(texts: Sequence[str], text_ids: Sequence[str], names: Sequen
             model_info["load_path"], torch_device, model_io.resolve_dtype(dtype, torch_device), trust_remote_code
         )
         log.info("%d texts on %s with %d thread(s), layers %s", len(texts), torch_device, threads, list(layers))
-        acts = last_token_activations(model, tokenizer, texts, layers, max_length=max_length,
-                                      batch_tokens=batch_tokens, padding_side=padding_side, names=names,
-                                      progress=True)
+        acts = extract(model, tokenizer, texts, layers, names=names, heads=heads, subspace_k=subspace_k,
+                       progress=True, **options)
     save_shard(out_path, text_ids, acts)

@@ -44,6 +44,9 @@ class PreparedModel:
     model_type: str
     num_layers: int
     hidden_size: int
+    # per block, the names of the MLP down- and attention output-projection weights, and the head
+    # count: what the quality report reads from the weight files without loading the model
+    weights: dict
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,7 +197,23 @@ def prepare(spec: str, work_dir: str | Path, layers: list | None = None, trust_r
         model_type=config.model_type,
         num_layers=int(tconfig.num_hidden_layers),
         hidden_size=int(tconfig.hidden_size),
+        weights=weight_layout(load_path, trust_remote_code),
     )
+
+
+def weight_layout(load_path: str | Path, trust_remote_code: bool = False) -> dict:
+    """``weights.weight_names_for`` in JSON form: {"n_heads": int, "layers": {"<idx>": names}}."""
+    from .weights import weight_names_for
+
+    names = weight_names_for(load_path, trust_remote_code)
+    n_heads = names.pop("n_heads")
+    return {"n_heads": n_heads, "layers": {str(layer): entry for layer, entry in names.items()}}
+
+
+def layer_weight_names(model_info: dict) -> dict:
+    """The inverse of ``weight_layout``: what ``weights.read_layer_weights`` takes."""
+    layout = model_info["weights"]
+    return {int(layer): entry for layer, entry in layout["layers"].items()} | {"n_heads": layout["n_heads"]}
 
 
 def resolve_device(device: str) -> "torch.device":

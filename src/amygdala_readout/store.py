@@ -43,14 +43,32 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: d
     atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata))
 
 
-def save_shard(path: str | Path, text_ids: Sequence[str], last_token: dict[int, torch.Tensor]) -> None:
-    """One extraction shard: ``layer_<idx>.last_token`` (n_texts, hidden) float32, text ids in metadata."""
-    tensors = {f"layer_{layer}.last_token": acts.float() for layer, acts in last_token.items()}
-    save_tensors(path, tensors, {"text_ids": json.dumps(list(text_ids)), "layers": json.dumps(sorted(last_token))})
+def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
+    """One extraction shard (an ``extract.Activations``), text ids in the metadata. Per layer:
+
+    ``layer_<idx>.last_token`` (n_texts, hidden) float32; ``layer_<idx>.head_inputs`` (n_texts,
+    heads x head_dim) float32, when captured; ``layer_<idx>.subspace`` (Σ k_i, hidden) float16, every
+    text's subspace basis stacked in text order, with ``layer_<idx>.subspace_rows`` (n_texts,) = k_i.
+    Bases are orthonormal rows, for which float16 (half the disk of float32) is ample: tests check that
+    directions fitted from them match float32 ones to cosine 0.9999.
+    """
+    tensors = {}
+    for layer, last in acts.last_token.items():
+        tensors[f"layer_{layer}.last_token"] = last.float()
+        if layer in acts.head_inputs:
+            tensors[f"layer_{layer}.head_inputs"] = acts.head_inputs[layer].float()
+        if layer in acts.subspaces:
+            bases = acts.subspaces[layer]
+            hidden = last.shape[1]
+            tensors[f"layer_{layer}.subspace"] = (
+                torch.cat(bases).half() if bases else torch.empty((0, hidden), dtype=torch.float16)
+            )
+            tensors[f"layer_{layer}.subspace_rows"] = torch.tensor([len(b) for b in bases], dtype=torch.int64)
+    save_tensors(path, tensors, {"text_ids": json.dumps(list(text_ids)), "layers": json.dumps(sorted(acts.last_token))})
 
 
-def load_last_token(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int]) -> dict[int, np.ndarray]:
-    """Gather rows for ``text_ids`` (in that order) from shard files: {layer: (n_texts, hidden) float32}."""
+def _gather(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int], part: str, split) -> dict[int, list]:
+    """Rows of ``layer_<idx>.<part>`` for ``text_ids`` (in that order) from shard files."""
     rows: dict[int, dict[str, np.ndarray]] = {layer: {} for layer in layers}
     for path in paths:
         with safe_open(str(path), framework="numpy") as handle:
@@ -58,15 +76,33 @@ def load_last_token(paths: Sequence[str | Path], text_ids: Sequence[str], layers
             if not ids:
                 continue
             for layer in layers:
-                name = f"layer_{layer}.last_token"
+                name = f"layer_{layer}.{part}"
                 if name not in handle.keys():
-                    raise UserError(f"{path}: no activations for layer {layer}; rerun with --forcerun extract_activations")
-                block = handle.get_tensor(name)
-                rows[layer].update(zip(ids, block))
+                    raise UserError(
+                        f"{path}: no {part} activations for layer {layer} (written by an older version or "
+                        "other settings); rerun with --forcerun extract_activations"
+                    )
+                rows[layer].update(zip(ids, split(handle, layer, name)))
     missing = [t for t in text_ids if t not in rows[layers[0]]]
     if missing:
         raise UserError(
             f"{len(missing)} text(s) have no activations (e.g. {missing[:3]}), e.g. a story moved in with an "
             "old modification time; rerun with `snakemake --cores all --forcerun extract_activations`"
         )
-    return {layer: np.stack([rows[layer][t] for t in text_ids]) for layer in layers}
+    return {layer: [rows[layer][t] for t in text_ids] for layer in layers}
+
+
+def load_rows(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int], part: str = "last_token") -> dict[int, np.ndarray]:
+    """{layer: (n_texts, width) float32} of one per-text capture: ``last_token`` or ``head_inputs``."""
+    rows = _gather(paths, text_ids, layers, part, lambda handle, layer, name: handle.get_tensor(name))
+    return {layer: np.stack(block) for layer, block in rows.items()}
+
+
+def load_subspaces(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int]) -> dict[int, list[np.ndarray]]:
+    """{layer: [text's subspace basis (k_i, hidden) float32, ...]} for ``text_ids`` in that order."""
+
+    def split(handle, layer, name):
+        counts = handle.get_tensor(f"layer_{layer}.subspace_rows")
+        return np.split(handle.get_tensor(name).astype(np.float32), np.cumsum(counts)[:-1])
+
+    return _gather(paths, text_ids, layers, "subspace", split)

@@ -1,0 +1,216 @@
+"""The few weight matrices the quality report needs, read per block without loading the model.
+
+The report relates readout directions to what each block writes into the residual stream: the MLP's
+output projection (one column per neuron) and the attention output projection (one column block per
+head). Loading a multi-GB model for a handful of matrices is wasteful, so the module names come from a
+model built on the meta device (no memory) and only the named tensors are read from the safetensors
+files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import UserError
+from .layers import find_decoder_layers
+
+if TYPE_CHECKING:  # torch and numpy only for annotations: the workflow imports this package while parsing
+    import numpy
+    import torch
+
+# Paths, inside one decoder block, to the linear layer whose input is the concatenation of the heads'
+# outputs; tried in order. Llama/Mistral/Qwen2/Qwen3/Gemma 2/Gemma 3/Phi-3, GPT-2 (a Conv1D), GPT-NeoX,
+# Phi, OPT/BART-like, Falcon/Bloom, GPT-J.
+ATTENTION_OUTPUT_PATHS = (
+    "self_attn.o_proj",
+    "attn.c_proj",
+    "attention.dense",
+    "self_attn.dense",
+    "self_attn.out_proj",
+    "self_attention.dense",
+    "attn.out_proj",
+)
+
+# Paths to the MLP's output projection (input: the neurons, output: the residual stream). MoE blocks
+# have one per expert and match none of these, on purpose: there is no single neuron basis.
+MLP_DOWN_PATHS = (
+    "mlp.down_proj",
+    "mlp.c_proj",
+    "mlp.dense_4h_to_h",
+    "mlp.fc2",
+    "mlp.fc_out",
+    "fc2",
+)
+
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+RESAVE_HINT = "re-save it with save_pretrained(safe_serialization=True)"
+
+
+class WeightError(UserError):
+    """The model folder's weights do not hold what the report needs; the message says what to do."""
+
+
+def _child(block: "torch.nn.Module", paths: tuple[str, ...]) -> "torch.nn.Module | None":
+    """The first module on ``paths`` that has a 2-D weight, else None."""
+    for path in paths:
+        module = block
+        for name in path.split("."):
+            module = getattr(module, name, None)
+            if module is None:
+                break
+        weight = getattr(module, "weight", None)
+        if module is not None and weight is not None and weight.dim() == 2:
+            return module
+    return None
+
+
+def attention_output_projection(block: "torch.nn.Module") -> "torch.nn.Module | None":
+    """The block's attention output projection, or None when it has no recognisable one."""
+    return _child(block, ATTENTION_OUTPUT_PATHS)
+
+
+def mlp_down_projection(block: "torch.nn.Module") -> "torch.nn.Module | None":
+    """The block's MLP output projection, or None (MoE blocks, unknown layouts)."""
+    return _child(block, MLP_DOWN_PATHS)
+
+
+def _is_transposed(module: "torch.nn.Module") -> bool:
+    # GPT-2's Conv1D (and remote-code copies of it) stores weight as (in, out), nn.Linear as (out, in).
+    return type(module).__name__ == "Conv1D"
+
+
+def layer_weight_names(model: "torch.nn.Module", layers: list[int]) -> dict[int, dict[str, str | bool | None]]:
+    """Per block index: the full parameter names of its down/o projections and their orientation.
+
+    Names come from ``model.named_modules()``, so a model built on the meta device is enough.
+    """
+    blocks = find_decoder_layers(model)
+    module_names = {id(module): name for name, module in model.named_modules()}
+    result: dict[int, dict[str, str | bool | None]] = {}
+    for index in layers:
+        entry: dict[str, str | bool | None] = {}
+        for key, finder in (("down_proj", mlp_down_projection), ("o_proj", attention_output_projection)):
+            module = finder(blocks[index])
+            name = module_names.get(id(module)) if module is not None else None
+            entry[key] = f"{name}.weight" if name else None
+            entry[f"{key}_transposed"] = bool(module is not None and _is_transposed(module))
+        result[index] = entry
+    return result
+
+
+def weight_names_for(model_dir: str | Path, trust_remote_code: bool = False) -> dict:
+    """``layer_weight_names`` for every block of the model in ``model_dir``, plus ``"n_heads"``.
+
+    The result maps each block index (int) to its names, and the str key ``"n_heads"`` to the number of
+    attention heads, so it can be passed as is to ``read_layer_weights``.
+    """
+    import torch
+
+    from transformers import AutoModelForCausalLM
+
+    from .model_io import ModelError, read_config
+
+    config = read_config("local", Path(model_dir), trust_remote_code)
+    try:
+        with torch.device("meta"):  # structure only: no memory, no weights
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    except ValueError as err:
+        raise ModelError(f"{config.model_type}: not a causal language model transformers can build ({err})") from None
+    text = config.get_text_config()
+    n_heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
+    names: dict = layer_weight_names(model, list(range(len(find_decoder_layers(model)))))
+    names["n_heads"] = int(n_heads) if n_heads else None
+    return names
+
+
+def _weight_files(folder: Path) -> dict[str, Path]:
+    """Tensor key -> the safetensors file holding it, from the shard index or from the files themselves."""
+    from safetensors import safe_open
+
+    index = folder / SAFETENSORS_INDEX
+    if index.is_file():
+        weight_map = json.loads(index.read_text())["weight_map"]
+        return {key: folder / file for key, file in weight_map.items()}
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise WeightError(f"{folder}: this model folder has no safetensors weights; {RESAVE_HINT}")
+    where = {}
+    for path in files:
+        with safe_open(path, framework="pt") as handle:  # reads only the header
+            where.update(dict.fromkeys(handle.keys(), path))
+    return where
+
+
+def _match_key(name: str, keys: dict[str, Path], folder: Path) -> str:
+    """The checkpoint key for module parameter ``name``.
+
+    Exact first; else the longest tail of ``name`` (dropping leading components, never past the block
+    index) that exactly one key ends with. Checkpoints saved from a base model lack ``model.``, and
+    multimodal Gemma 3 is saved as ``language_model.model.layers...`` while built as
+    ``model.language_model.layers...``.
+    """
+    if name in keys:
+        return name
+    parts = name.split(".")
+    last = next((i for i, part in enumerate(parts) if part.isdigit()), len(parts) - 1)
+    for start in range(1, last + 1):
+        tail = ".".join(parts[start:])
+        hits = [key for key in keys if key == tail or key.endswith("." + tail)]
+        if len(hits) > 1:
+            # prefer the key that shares most of the dropped prefix (language_model over vision_model)
+            dropped = set(parts[:start])
+            scores = {key: len(dropped & set(key[: -len(tail)].split("."))) for key in hits}
+            best = max(scores.values())
+            hits = [key for key in hits if scores[key] == best]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            raise WeightError(
+                f"{folder}: tensor {name!r} matches several checkpoint tensors ({', '.join(sorted(hits))}); "
+                f"{RESAVE_HINT} from the causal LM class so the names are unambiguous"
+            )
+    raise WeightError(
+        f"{folder}: tensor {name!r} is not in the model's safetensors weights (the weights do not match "
+        f"config.json, or a download is incomplete); re-download the model or {RESAVE_HINT}"
+    )
+
+
+def read_layer_weights(
+    model_dir: str | Path, names: dict[int, dict], layers: list[int]
+) -> dict[int, dict[str, "numpy.ndarray | None"]]:
+    """Per block: ``down_proj`` as (hidden, intermediate) and ``o_proj`` as (hidden, n_heads*head_dim),
+    float32, so column j is the residual-stream direction that neuron j (or head dimension j) writes.
+
+    Only the named tensors are read; a name of None (no such module) gives None.
+    """
+    from safetensors import safe_open
+
+    folder = Path(model_dir)
+    keys = _weight_files(folder)
+    wanted: dict[tuple[int, str], tuple[str, bool]] = {}
+    for index in layers:
+        if index not in names:
+            known = sorted(k for k in names if isinstance(k, int))
+            raise WeightError(f"{folder}: no weight names for block {index} (known blocks: {known}); "
+                              "build the names with weight_names_for on the same model")
+        for part in ("down_proj", "o_proj"):
+            if names[index].get(part):
+                key = _match_key(names[index][part], keys, folder)
+                wanted[(index, part)] = (key, bool(names[index].get(f"{part}_transposed")))
+
+    result: dict[int, dict] = {index: {"down_proj": None, "o_proj": None} for index in layers}
+    by_file: dict[Path, list[tuple[int, str]]] = {}
+    for slot, (key, _) in wanted.items():
+        by_file.setdefault(keys[key], []).append(slot)
+    for path, slots in by_file.items():
+        if not path.is_file():
+            raise WeightError(f"{folder}: weight file {path.name} (listed in {SAFETENSORS_INDEX}) is missing; "
+                              "re-download the model")
+        with safe_open(path, framework="pt") as handle:  # "pt": numpy cannot hold bf16
+            for index, part in slots:
+                key, transposed = wanted[(index, part)]
+                tensor = handle.get_tensor(key).float()
+                result[index][part] = (tensor.T if transposed else tensor).contiguous().numpy()
+    return result

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+from sklearn.model_selection import GroupKFold
+
+from amygdala_readout.crossval import accuracy_summary, confusion, heldout_predictions, text_groups
+from amygdala_readout.subspace import text_subspace
+
+CONCEPTS = ["joy", "fear", "anger"]
+
+
+def planted_corpus(seed: int = 0, noise: float = 0.5):
+    """3 stories per concept plus 2 paired scenarios (baseline + one framing per concept); each concept
+    adds its own direction to a large shared component."""
+    rng = np.random.default_rng(seed)
+    hidden = 16
+    shared = rng.normal(size=hidden) * 20
+    own = {c: np.eye(hidden)[i] * 3 for i, c in enumerate(CONCEPTS)}
+    labels, scenarios, sources, acts = [], [], [], []
+    for c in CONCEPTS:
+        for k in range(3):
+            labels.append(c), scenarios.append(""), sources.append(f"stories/{c}/{k}.txt")
+            acts.append(shared + own[c] + rng.normal(size=hidden) * noise)
+    for s in ("bus", "rain"):
+        nuisance = rng.normal(size=hidden)  # what the scenario is about, shared by its tellings
+        for c in CONCEPTS + [""]:
+            labels.append(c), scenarios.append(s), sources.append(f"paired/{s}/{c or 'baseline'}.txt")
+            acts.append(shared + nuisance + (own[c] if c else 0) + rng.normal(size=hidden) * noise)
+    return np.stack(acts), labels, scenarios, sources
+
+
+def test_groups_keep_a_scenario_together_and_stories_apart():
+    groups = text_groups(["bus", "bus", "", ""], ["paired/bus/joy.txt", "paired/bus/baseline.txt", "a.txt", "b.txt"])
+    assert groups[0] == groups[1] and len(set(groups)) == 3
+
+
+def test_no_fold_splits_a_scenario():
+    acts, labels, scenarios, sources = planted_corpus()
+    groups = text_groups(scenarios, sources)
+    for train, test in GroupKFold(n_splits=5).split(acts, groups=groups):
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+
+
+@pytest.mark.parametrize("method", ["pooled", "subspace"])
+def test_planted_concepts_are_recognised_held_out(method):
+    acts, labels, scenarios, sources = planted_corpus()
+    bases = None
+    if method == "subspace":  # tokens spread around each text's activation
+        rng = np.random.default_rng(5)
+        bases = [text_subspace(a + np.outer(rng.normal(size=8), a - acts.mean(axis=0))
+                               + rng.normal(size=(8, len(a))) * 0.1, k=2) for a in acts]
+    predictions = heldout_predictions(method, acts, labels, CONCEPTS, text_groups(scenarios, sources),
+                                      n_folds=5, bases=bases)
+    summary = accuracy_summary(predictions)
+    assert summary["n_scored"] == 15  # 9 stories + 6 framings; baselines are not scored
+    assert summary["chance_top1"] == pytest.approx(1 / 3)
+    if method == "pooled":
+        assert summary["top1"] == 1.0
+    else:
+        assert summary["top1"] > 0.6
+    matrix = confusion(predictions)
+    assert matrix.values.sum() == 15 and list(matrix.index) == sorted(CONCEPTS)
+
+
+def test_noise_alone_scores_near_chance():
+    acts, labels, scenarios, sources = planted_corpus(noise=0.5)
+    shuffled = np.random.default_rng(1).permutation(len(acts))
+    predictions = heldout_predictions("pooled", acts[shuffled], labels, CONCEPTS, text_groups(scenarios, sources))
+    assert accuracy_summary(predictions)["top1"] < 0.6
+
+
+def test_a_concept_with_one_story_is_unscorable_not_wrong():
+    acts, labels, scenarios, sources = planted_corpus()
+    acts = np.vstack([acts, acts[:1] + 1.0])
+    labels, scenarios, sources = labels + ["awe"], scenarios + [""], sources + ["stories/awe.txt"]
+    predictions = heldout_predictions("pooled", acts, labels, CONCEPTS + ["awe"], text_groups(scenarios, sources))
+    summary = accuracy_summary(predictions)
+    assert summary["n_unscorable"] == 1 and summary["n_scored"] == 15
+    assert "awe" not in set(predictions.concept)
