@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from amygdala_readout.corpus import fitting_set
+from amygdala_readout.crossval import text_groups
 from amygdala_readout.directions import fit
 from amygdala_readout.logs import job_logging
 from amygdala_readout.store import load_rows, load_subspaces, save_tensors
@@ -18,11 +19,13 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, 
     tensors = {}
     for layer in layers:  # one layer's subspaces at a time: they are the bulk of the memory
         bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if method == "subspace" else None
-        vectors, eigenvalues = fit(method, acts[layer], texts.labels, texts.concepts, bases=bases, eigen_k=eigen_k)
-        tensors[f"layer_{layer}.vectors"] = torch.from_numpy(vectors).float()
+        fitted = fit(method, acts[layer], texts.labels, texts.concepts, bases=bases, scenarios=texts.scenarios,
+                     groups=text_groups(texts.scenarios, texts.sources), eigen_k=eigen_k)
+        tensors[f"layer_{layer}.vectors"] = torch.from_numpy(fitted.directions).float()
         tensors[f"layer_{layer}.center"] = torch.from_numpy(acts[layer].mean(axis=0, dtype="float64")).float()
-        if eigenvalues is not None:
-            tensors[f"layer_{layer}.eigenvalues"] = torch.from_numpy(eigenvalues).float()
+        for extra in ("eigenvalues", "bias"):
+            if getattr(fitted, extra) is not None:
+                tensors[f"layer_{layer}.{extra}"] = torch.from_numpy(getattr(fitted, extra)).float()
         log.info("layer %d fitted", layer)
     meta = {"concepts": json.dumps(texts.concepts), "layers": json.dumps(layers), "method": method}
     save_tensors(out_path, tensors, meta)

@@ -26,7 +26,8 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_fol
     for layer in layers:
         bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if method == "subspace" else None
         predictions = heldout_predictions(method, acts[layer], texts.labels, texts.concepts, groups,
-                                          n_folds=n_folds, bases=bases, eigen_k=eigen_k)
+                                          n_folds=n_folds, bases=bases, scenarios=texts.scenarios,
+                                          eigen_k=eigen_k)
         summary = accuracy_summary(predictions)
         rows.append({"method": method, "layer": layer, **{k: round(v, 4) if isinstance(v, float) else v
                                                           for k, v in summary.items()}})

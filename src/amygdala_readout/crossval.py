@@ -32,6 +32,7 @@ def heldout_predictions(
     *,
     n_folds: int = 5,
     bases=None,
+    scenarios: list[str] | None = None,
     eigen_k: int = 5,
 ) -> pd.DataFrame:
     """One row per scored held-out positive: fold, text index, concept, predicted, rank (0 = top-1),
@@ -46,10 +47,12 @@ def heldout_predictions(
         if not fitted or len(fitted) == len(train):  # every training text a positive: no negatives
             continue
         fitted = [c for c, mask in zip(fitted, positive_masks(train_labels, fitted)) if not mask.all()]
-        directions, _ = fit(
+        directions = fit(
             method, last_token[train], train_labels, fitted,
-            bases=None if bases is None else [bases[i] for i in train], eigen_k=eigen_k, n_eigenvalues=eigen_k,
-        )
+            bases=None if bases is None else [bases[i] for i in train],
+            scenarios=None if scenarios is None else [scenarios[i] for i in train],
+            groups=[groups[i] for i in train], eigen_k=eigen_k, n_eigenvalues=eigen_k,
+        ).directions
         center = last_token[train].mean(axis=0)
         index = {c: i for i, c in enumerate(fitted)}
         for t in test:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -37,16 +39,31 @@ def pooled(activations: np.ndarray, labels: list[str], concepts: list[str]) -> n
 METHODS = ("pooled", "subspace")
 
 
-def fit(method: str, last_token: np.ndarray, labels: list[str], concepts: list[str], *,
-        bases=None, eigen_k: int = 5, n_eigenvalues: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(directions (n_concepts, hidden) unit rows, the subspace method's top eigenvalues or None).
+@dataclass
+class Fitted:
+    """A method's result for one layer: unit directions (n_concepts, hidden), and what some methods add:
+    the subspace method's top eigenvalues (n_concepts, n), a per-concept intercept (n_concepts,)."""
 
-    ``bases`` (each text's token subspace) is needed by ``subspace`` only.
+    directions: np.ndarray
+    eigenvalues: np.ndarray | None = None
+    bias: np.ndarray | None = None
+
+
+def fit(method: str, last_token: np.ndarray, labels: list[str], concepts: list[str], *,
+        bases=None, scenarios: list[str] | None = None, groups: list[str] | None = None,
+        eigen_k: int = 5, n_eigenvalues: int | None = None) -> Fitted:
+    """Fit ``method`` on one layer's texts. ``labels``: concept per text, "" for a baseline.
+
+    ``bases`` (each text's token subspace) is needed by ``subspace`` only; ``scenarios`` (paired
+    scenario per text, "" for a single story) and ``groups`` (cross-validation group per text) are there
+    for methods that use them.
     """
     if method == "pooled":
-        return pooled(last_token, labels, concepts), None
+        return Fitted(pooled(last_token, labels, concepts))
     if method == "subspace":
         from .subspace import subspace  # it builds on this module
 
-        return subspace(last_token, bases, labels, concepts, eigen_k=eigen_k, n_eigenvalues=n_eigenvalues)
+        directions, eigenvalues = subspace(last_token, bases, labels, concepts, eigen_k=eigen_k,
+                                           n_eigenvalues=n_eigenvalues)
+        return Fitted(directions, eigenvalues=eigenvalues)
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
