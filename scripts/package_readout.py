@@ -17,6 +17,8 @@ def main(directions_path, model_info_path, layers_path, validation_path, out_dir
         layers = json.loads(meta["layers"])
         vectors = {layer: handle.get_tensor(f"layer_{layer}.vectors") for layer in layers}
         centers = {layer: handle.get_tensor(f"layer_{layer}.center") for layer in layers}
+        biases = {layer: handle.get_tensor(f"layer_{layer}.bias") for layer in layers
+                  if f"layer_{layer}.bias" in handle.keys()}
     model = json.loads(Path(model_info_path).read_text())
     layer_info = json.loads(Path(layers_path).read_text())
     validation = json.loads(Path(validation_path).read_text())
@@ -31,7 +33,7 @@ def main(directions_path, model_info_path, layers_path, validation_path, out_dir
         "config": json.loads(config_json),
         "versions": {"amygdala_readout": __version__, **{p: version(p) for p in ("torch", "transformers", "safetensors")}},
     }
-    write_package(out_dir, json.loads(meta["concepts"]), vectors, centers, extra)
+    write_package(out_dir, json.loads(meta["concepts"]), vectors, centers, extra, biases or None)
     read_package(out_dir)  # the contract, checked on what was written
     log.info("wrote %s: %d concepts, layers %s", out_dir, len(json.loads(meta["concepts"])), layers)
 

@@ -62,3 +62,19 @@ def test_read_package_rejects_a_broken_contract(tmp_path):
     (tmp_path / "readout.json").write_text(json.dumps(meta))
     with pytest.raises(PackageError, match="hidden_size"):
         read_package(tmp_path)
+
+
+def test_a_package_bias_is_added_to_the_centred_scores(tmp_path):
+    from amygdala_readout.package import Readout
+
+    rng = np.random.default_rng(3)
+    vectors, centers = {5: rng.normal(size=(3, 8))}, {5: rng.normal(size=8)}
+    write_package(tmp_path, ["a", "b", "c"], vectors, centers, {"method": "probe"}, biases={5: np.array([1.0, -2.0, 0.5])})
+    meta, tensors = read_package(tmp_path)
+    assert meta["bias_tensors"] == {"5": "layer_5.bias"} and "+ bias" in meta["scoring"]
+    readout = Readout(tmp_path)
+    h = torch.from_numpy(rng.normal(size=(4, 8))).float()
+    unit = vectors[5] / np.linalg.norm(vectors[5], axis=1, keepdims=True)
+    expected = (h.numpy() - centers[5]) @ unit.T + np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(readout.scores(h, 5).numpy(), expected, atol=5e-3)
+    np.testing.assert_allclose(readout.scores(h, 5, centred=False).numpy(), h.numpy() @ unit.T, atol=5e-3)

@@ -47,12 +47,13 @@ def heldout_predictions(
         if not fitted or len(fitted) == len(train):  # every training text a positive: no negatives
             continue
         fitted = [c for c, mask in zip(fitted, positive_masks(train_labels, fitted)) if not mask.all()]
-        directions = fit(
+        result = fit(
             method, last_token[train], train_labels, fitted,
             bases=None if bases is None else [bases[i] for i in train],
             scenarios=None if scenarios is None else [scenarios[i] for i in train],
             groups=[groups[i] for i in train], eigen_k=eigen_k, n_eigenvalues=eigen_k,
-        ).directions
+        )
+        bias = 0.0 if result.bias is None else result.bias
         center = last_token[train].mean(axis=0)
         index = {c: i for i, c in enumerate(fitted)}
         for t in test:
@@ -62,7 +63,7 @@ def heldout_predictions(
             if label not in index:
                 unscorable += 1
                 continue
-            scores = directions @ (last_token[t] - center)
+            scores = result.directions @ (last_token[t] - center) + bias  # what a reader computes
             order = np.argsort(-scores)
             rank = int(np.flatnonzero(order == index[label])[0])
             rows.append((fold, int(t), label, fitted[order[0]], rank, len(fitted)))

@@ -4,7 +4,8 @@ Contract (kept exact; extra keys and tensors may be added, none may change):
 - ``readout.safetensors``: ``layer_<idx>.vectors``, float16, (n_concepts, hidden_size), unit rows;
 - ``readout.json``: {"concepts", "layers", "hidden_size", "dtype": "float16"}.
 Extras: ``layer_<idx>.center`` (float32, hidden_size), the mean activation of all corpus texts at that
-layer. Readers score a token's residual h as (h - center) . v.
+layer; ``layer_<idx>.bias`` (float32, n_concepts) for methods with an intercept (``probe``). Readers
+score a token's residual h as (h - center) . v (+ bias, when the package has one).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def write_package(
     vectors: dict[int, np.ndarray],
     centers: dict[int, np.ndarray],
     extra: dict,
+    biases: dict[int, np.ndarray] | None = None,
 ) -> None:
     """Write readout.safetensors and readout.json; ``extra`` goes into readout.json beside the contract."""
     layers = sorted(vectors)
@@ -42,6 +44,8 @@ def write_package(
         rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
         tensors[f"layer_{layer}.vectors"] = torch.from_numpy(rows).to(torch.float16)
         tensors[f"layer_{layer}.center"] = torch.from_numpy(np.asarray(centers[layer], dtype=np.float32))
+        if biases:
+            tensors[f"layer_{layer}.bias"] = torch.from_numpy(np.asarray(biases[layer], dtype=np.float32))
     meta = {
         "concepts": list(concepts),
         "layers": layers,
@@ -49,7 +53,9 @@ def write_package(
         "dtype": "float16",
         "center_tensors": {str(layer): f"layer_{layer}.center" for layer in layers},
         "center_dtype": "float32",
-        "scoring": "(h - center) . v, with h the residual stream after block <layer> at the token read",
+        "scoring": "(h - center) . v" + (" + bias" if biases else "")
+                   + ", with h the residual stream after block <layer> at the token read",
+        **({"bias_tensors": {str(layer): f"layer_{layer}.bias" for layer in layers}} if biases else {}),
         **extra,
     }
     out_dir = Path(out_dir)
@@ -91,8 +97,11 @@ class Readout:
         self.layers: list[int] = list(self.meta["layers"])
 
     def scores(self, hidden: torch.Tensor, layer: int, centred: bool = True) -> torch.Tensor:
-        """(n, n_concepts) scores of residuals ``hidden`` (n, hidden_size) at ``layer``: (h - center) . v."""
+        """(n, n_concepts) scores of residuals ``hidden`` (n, hidden_size) at ``layer``: (h - center) . v,
+        plus the package's bias when it has one; ``centred=False`` gives the raw h . v for comparison."""
         vectors = self.tensors[f"layer_{layer}.vectors"].float()
-        if centred:
-            hidden = hidden.float() - self.tensors[f"layer_{layer}.center"].float()
-        return hidden.float() @ vectors.T
+        if not centred:
+            return hidden.float() @ vectors.T
+        scores = (hidden.float() - self.tensors[f"layer_{layer}.center"].float()) @ vectors.T
+        bias = self.tensors.get(f"layer_{layer}.bias")
+        return scores if bias is None else scores + bias.float()

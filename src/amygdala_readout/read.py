@@ -5,7 +5,7 @@
     python -m amygdala_readout.read --readout results/readout/pooled --text "..." --html heatmap.html
 
 It uses only the package (readout.safetensors + readout.json) and the model, exactly what an inference
-server has, and scores each token's residual h at the chosen layer as (h - center) . v.
+server has, and scores each token's residual h at the chosen layer as (h - center) . v (+ bias, if any).
 """
 
 from __future__ import annotations
