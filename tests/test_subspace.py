@@ -50,7 +50,13 @@ def test_text_subspace_is_the_centred_row_space():
     np.testing.assert_allclose(basis @ basis.T, np.eye(5), atol=1e-12)
     centred = tokens - tokens.mean(axis=0)
     np.testing.assert_allclose(centred @ basis.T @ basis, centred, atol=1e-12)  # spans every token
-    assert text_subspace(tokens, k=2).shape == (2, 10)
+    _, _, vh = np.linalg.svd(centred, full_matrices=False)  # the definition, computed the slow way
+    top = text_subspace(tokens, k=2)
+    np.testing.assert_allclose(top.T @ top, vh[:2].T @ vh[:2], atol=1e-10)
+    tall = rng.normal(size=(30, 8))  # more tokens than dimensions: the other Gram matrix
+    basis = text_subspace(tall, k=3)
+    _, _, vh = np.linalg.svd(tall - tall.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(basis.T @ basis, vh[:3].T @ vh[:3], atol=1e-10)
 
 
 def test_subspace_recovers_a_planted_direction_and_orients_it():

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from .layers import find_decoder_layers
+from .subspace import token_subspace
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +101,6 @@ def _forward_capturing(model, layers: list[int], on_block, on_attention=None, **
             handle.remove()
 
 
-def _token_subspace(tokens: torch.Tensor, k: int | None) -> torch.Tensor:
-    """``subspace.text_subspace`` on the model's device: top right singular vectors of the centred tokens."""
-    from .subspace import _kept
-
-    centred = tokens.float() - tokens.float().mean(dim=0, keepdim=True)
-    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
-    return vh[: _kept(singular.cpu().numpy(), tuple(centred.shape), k)]
-
-
 @dataclass
 class Activations:
     """What one pass captures, per layer, float32 on the CPU (the subspaces float16, see ``store``).
@@ -169,7 +161,7 @@ def extract(
             result.last_token[layer][batch] = states[rows, last].float().cpu()
             if keep_subspace:
                 for row, text in enumerate(batch):
-                    result.subspaces[layer][text] = _token_subspace(states[row][real[row]], subspace_k).cpu()
+                    result.subspaces[layer][text] = token_subspace(states[row][real[row]], subspace_k).float().cpu()
 
         def on_attention(layer, head_states):
             if layer not in result.head_inputs:
