@@ -26,6 +26,7 @@ localrules:
     resolve_layers,
     fit_directions,
     package_readout,
+    select_readout,
     evaluate_readout,
     heldout_summary,
     plot_spectra,
@@ -43,6 +44,7 @@ include: "rules/quality.smk"
 rule all:
     input:
         expand("results/readout/{method}/readout.json", method=config["methods"]),
+        "results/readout/best/readout.json",
         expand(
             "results/evaluations/{evaluation}/{method}/metrics.tsv",
             evaluation=EVALUATIONS,

@@ -17,3 +17,22 @@ rule package_readout:
         "../envs/readout.yaml"
     script:
         "../scripts/package_readout.py"
+
+
+rule select_readout:
+    input:
+        table="results/quality/heldout_accuracy.tsv",
+        packages=expand("results/readout/{method}/readout.json", method=config["methods"]),
+        vectors=expand("results/readout/{method}/readout.safetensors", method=config["methods"]),
+    output:
+        vectors="results/readout/best/readout.safetensors",
+        meta="results/readout/best/readout.json",
+    params:
+        methods=config["methods"],
+        code=library_code("crossval", "directions", "package", "store"),
+    log:
+        "results/logs/select_readout.log",
+    conda:
+        "../envs/readout.yaml"
+    script:
+        "../scripts/select_readout.py"

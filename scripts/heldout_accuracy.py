@@ -28,15 +28,18 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_fol
         predictions = heldout_predictions(method, acts[layer], texts.labels, texts.concepts, groups,
                                           n_folds=n_folds, bases=bases, scenarios=texts.scenarios,
                                           eigen_k=eigen_k)
-        summary = accuracy_summary(predictions)
-        rows.append({"method": method, "layer": layer, **{k: round(v, 4) if isinstance(v, float) else v
-                                                          for k, v in summary.items()}})
-        confusions[layer] = confusion(predictions)
-        log.info("layer %d: held-out top-1 %.3f, top-5 %.3f (chance %.3f) on %d texts, %d unscorable",
-                 layer, summary["top1"], summary["top5"], summary["chance_top1"], summary["n_scored"],
-                 summary["n_unscorable"])
-        if best is None or summary["top1"] > best[1]:
-            best = (layer, summary["top1"])
+        for scoring in ("centred", "raw"):
+            summary = accuracy_summary(predictions[predictions.scoring == scoring])
+            rows.append({"method": method, "layer": layer, "scoring": scoring,
+                         **{k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}})
+            log.info("layer %d, %s scores: held-out top-1 %.3f, top-5 %.3f (chance %.3f) on %d texts, "
+                     "%d unscorable", layer, scoring, summary["top1"], summary["top5"], summary["chance_top1"],
+                     summary["n_scored"], summary["n_unscorable"])
+        centred = predictions[predictions.scoring == "centred"]
+        confusions[layer] = confusion(centred)
+        top1 = accuracy_summary(centred)["top1"]
+        if best is None or top1 > best[1]:
+            best = (layer, top1)
     write_tsv(out["table"], pd.DataFrame(rows))
     long = [m.stack().rename("count").reset_index().assign(layer=layer) for layer, m in confusions.items()]
     write_tsv(out["confusion"], pd.concat(long)[["layer", "concept", "predicted", "count"]])

@@ -8,11 +8,12 @@ from amygdala_readout.store import atomic_write
 
 
 def main(tables, out_table, out_plot):
-    table = pd.concat([pd.read_csv(path, sep="\t") for path in tables]).sort_values(["method", "layer"])
+    table = pd.concat([pd.read_csv(path, sep="\t") for path in tables]).sort_values(["method", "scoring", "layer"])
     atomic_write(out_table, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
     title = f"held-out accuracy, grouped cross-validation ({int(table.n_scored.max())} texts scored)"
-    atomic_write(out_plot, lambda tmp: heldout_accuracy_plot(table, tmp, title))
-    for method, rows in table.groupby("method"):
+    centred = table[table.scoring == "centred"]
+    atomic_write(out_plot, lambda tmp: heldout_accuracy_plot(centred, tmp, title))
+    for method, rows in centred.groupby("method"):
         log.info("%s: mean held-out top-1 %.3f over layers %s", method, rows.top1.mean(), list(rows.layer))
 
 

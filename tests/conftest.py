@@ -99,7 +99,9 @@ def tiny_corpus(tmp_path) -> Path:
 def tiny_workdir(root: Path, model_dir: Path, **config) -> Path:
     """A working directory with the tiny corpus and a config.yaml for the tiny model."""
     write_tiny_corpus(root / "corpus")
-    settings = {"corpus_dir": "corpus", "model": str(model_dir), "n_shards": 3, "min_words": 0} | config
+    # `pooled` only unless asked: these working directories test the workflow's mechanics, not the methods
+    settings = {"corpus_dir": "corpus", "model": str(model_dir), "n_shards": 3, "min_words": 0,
+                "methods": ["pooled"]} | config
     (root / "config.yaml").write_text(yaml.safe_dump(settings))
     return root
 

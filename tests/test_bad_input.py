@@ -148,7 +148,7 @@ def test_crafted_names_cannot_point_outside(tiny_corpus):
     ({"n_shards": "four"}, r"config.n_shards: 'four' is not of type 'integer'"),
     ({"layers": [1.5]}, r"config.layers\[0\]: 1.5 is greater than the maximum of 1"),
     ({"methods": []}, r"config.methods: \[\] should be non-empty"),
-    ({"methods": ["magic"]}, r"config.methods\[0\]: 'magic' is not one of \['pooled'\]"),
+    ({"methods": ["magic"]}, r"config.methods\[0\]: 'magic' is not one of \['pooled', "),
     ({"dtype": "float8"}, r"config.dtype: 'float8' is not one of"),
     ({"device": "gpu"}, r"config.device: 'gpu' does not match"),
 ])

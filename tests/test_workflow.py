@@ -14,6 +14,8 @@ from amygdala_readout.package import read_package
 from amygdala_readout.subspace import naive_subspace, text_subspace
 from conftest import TINY_PAIRED, TINY_STORIES, run_snakemake
 
+METHODS = ("pooled", "paired_centered", "pca", "subspace", "probe")  # the default list
+
 
 def scheduled(dry_run_output: str) -> dict[str, int]:
     """Job counts per rule from a dry run's job-stats table."""
@@ -25,9 +27,7 @@ def scheduled(dry_run_output: str) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_model_dir):
-    """A full run in its own working directory; tests below that change it run in this order."""
+def run_in_new_workdir(tmp_path_factory, model_dir, **config):
     from conftest import write_tiny_corpus
 
     workdir = tmp_path_factory.mktemp("workflow")
@@ -36,13 +36,26 @@ def finished_run(tmp_path_factory, tiny_model_dir):
     rows = [(text, "joy" if concept == "happiness" else concept)
             for concept, texts in TINY_STORIES.items() for text in texts]
     (workdir / "labelled.tsv").write_text("sentence\temotion\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
-    config = {"corpus_dir": "corpus", "model": str(tiny_model_dir), "layers": [1, 0.7, -1],
+    config = {"corpus_dir": "corpus", "model": str(model_dir), "layers": [1, 0.7, -1],
               "n_shards": 3, "min_words": 0,
               "evaluations": [{"name": "own", "path": "labelled.tsv", "text_column": "sentence",
-                               "label_column": "emotion", "label_map": {"joy": "happiness"}}]}
+                               "label_column": "emotion", "label_map": {"joy": "happiness"}}]} | config
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model_dir):
+    """A full run of the default methods in its own working directory."""
+    return run_in_new_workdir(tmp_path_factory, tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def edited_run(tmp_path_factory, tiny_model_dir):
+    """A run of `pooled` only, for the tests that edit the corpus (they run in this order): what reruns
+    does not depend on the method, and every rerun is then quick."""
+    return run_in_new_workdir(tmp_path_factory, tiny_model_dir, methods=["pooled"])
 
 
 def test_package_matches_the_contract_and_the_seed_formula(finished_run, tiny_model_dir):
@@ -133,7 +146,7 @@ def test_every_rule_leaves_a_log(finished_run):
         assert (logs / name).exists(), name
     assert "layer 2 (66.7% depth of 4 blocks)" in (logs / "resolve_layers.log").read_text()
     for name in ("quality_report/subspace.log", "heldout_accuracy/subspace.log", "heldout_summary.log",
-                 "plot_spectra.log", "fit_directions/subspace.log"):
+                 "plot_spectra.log", "fit_directions/subspace.log", "select_readout.log"):
         assert (logs / name).exists(), name
 
 
@@ -170,7 +183,7 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
     quality = finished_run / "results" / "quality"
     fields = {"n_positives", "top3_variance_ratios", "first_pc_ratio", "story_projection", "story_alignment",
               "best_neuron", "top5_neurons", "nearest_concepts", "top_heads", "head_concentration", "ridge"}
-    for method in ("pooled", "subspace"):
+    for method in METHODS:
         report = json.loads((quality / method / "quality.json").read_text())
         assert report["middle_layer"] == 2 and report["notes"] == []
         assert sorted(report["concepts"]) == ["anger", "fear", "happiness", "sadness"]
@@ -190,11 +203,30 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
     assert len(json.loads((quality / "subspace" / "quality.json").read_text())["concepts"]["fear"]["layers"]["2"]
                ["subspace_eigenvalues"]) == 20
     heldout = pd.read_csv(quality / "heldout_accuracy.tsv", sep="\t")
-    assert sorted(zip(heldout.method, heldout.layer)) == [(m, l) for m in ("pooled", "subspace") for l in (1, 2, 3)]
+    assert sorted(zip(heldout.method, heldout.scoring, heldout.layer)) == sorted(
+        (m, s, l) for m in METHODS for s in ("centred", "raw") for l in (1, 2, 3))
     # 8 single stories and 2 framings are scored; the scenario is held out as a whole
     assert set(heldout.n_scored) == {10} and set(heldout.chance_top1) == {0.25}
     assert heldout.top1.between(0, 1).all()
     assert (quality / "subspace" / "eigenvalues.png").stat().st_size > 1000
+
+
+def test_best_package_is_the_method_with_the_best_heldout_accuracy(finished_run):
+    import pandas as pd
+
+    from amygdala_readout.crossval import choose_method
+
+    heldout = pd.read_csv(finished_run / "results" / "quality" / "heldout_accuracy.tsv", sep="\t")
+    expected, means = choose_method(heldout, METHODS)
+    best = finished_run / "results" / "readout" / "best"
+    meta, tensors = read_package(best)
+    assert meta["selected_method"] == expected == meta["method"]
+    assert meta["selection"]["heldout_top1_mean"] == pytest.approx(means, abs=1e-4)
+    chosen = finished_run / "results" / "readout" / expected
+    assert (best / "readout.safetensors").read_bytes() == (chosen / "readout.safetensors").read_bytes()
+    probe_meta, probe_tensors = read_package(finished_run / "results" / "readout" / "probe")
+    assert sorted(probe_meta["bias_tensors"].values()) == [f"layer_{l}.bias" for l in (1, 2, 3)]
+    assert probe_tensors["layer_2.bias"].shape == (4,)
 
 
 def test_html_report_holds_the_quality_figures(finished_run):
@@ -217,55 +249,55 @@ def shard_mtimes(workdir):
     return {p.name: p.stat().st_mtime_ns for p in (workdir / "results" / "activations").glob("*.safetensors")}
 
 
-def test_editing_one_story_reruns_one_shard(finished_run):
-    story = finished_run / "corpus" / "stories" / "fear.txt"
+def test_editing_one_story_reruns_one_shard(edited_run):
+    story = edited_run / "corpus" / "stories" / "fear.txt"
     story.write_text(story.read_text().replace("dark lane", "dark wet lane"))
-    counts = scheduled(run_snakemake(finished_run, "-n").stdout)
+    counts = scheduled(run_snakemake(edited_run, "-n").stdout)
     assert counts["extract_activations"] == 1
     assert "prepare_model" not in counts and "resolve_layers" not in counts
     assert "extract_evaluation" not in counts  # the evaluation set's activations are cached apart
-    before = shard_mtimes(finished_run)
-    run_snakemake(finished_run)
-    after = shard_mtimes(finished_run)
+    before = shard_mtimes(edited_run)
+    run_snakemake(edited_run)
+    after = shard_mtimes(edited_run)
     assert sum(before[name] != after[name] for name in before) == 1
 
 
-def test_adding_a_story_reruns_one_shard_and_the_package_takes_it(finished_run):
-    new = finished_run / "corpus" / "stories" / "sadness" / "story_3.txt"
+def test_adding_a_story_reruns_one_shard_and_the_package_takes_it(edited_run):
+    new = edited_run / "corpus" / "stories" / "sadness" / "story_3.txt"
     new.write_text("The empty chair at the table stayed empty and nobody said his name at dinner.\n")
-    counts = scheduled(run_snakemake(finished_run, "-n").stdout)
+    counts = scheduled(run_snakemake(edited_run, "-n").stdout)
     assert counts["extract_activations"] == 1
-    before = shard_mtimes(finished_run)
-    run_snakemake(finished_run)
-    after = shard_mtimes(finished_run)
+    before = shard_mtimes(edited_run)
+    run_snakemake(edited_run)
+    after = shard_mtimes(edited_run)
     assert sum(before[name] != after[name] for name in before) == 1
-    meta = json.loads((finished_run / "results" / "readout" / "pooled" / "readout.json").read_text())
+    meta = json.loads((edited_run / "results" / "readout" / "pooled" / "readout.json").read_text())
     assert meta["corpus"]["n_texts"] == 12
-    assert scheduled(run_snakemake(finished_run, "-n").stdout) == {}
+    assert scheduled(run_snakemake(edited_run, "-n").stdout) == {}
 
 
 def dry_run(workdir, **kwargs):
     return scheduled(run_snakemake(workdir, "-n", **kwargs).stdout)
 
 
-def test_deleting_a_story_reruns_no_extraction_and_drops_it(finished_run):
-    (finished_run / "corpus" / "stories" / "sadness" / "story_3.txt").unlink()
-    counts = dry_run(finished_run)
+def test_deleting_a_story_reruns_no_extraction_and_drops_it(edited_run):
+    (edited_run / "corpus" / "stories" / "sadness" / "story_3.txt").unlink()
+    counts = dry_run(edited_run)
     assert "extract_activations" not in counts
     assert {"validate_corpus", "fit_directions", "package_readout"} <= set(counts)
-    run_snakemake(finished_run)
-    meta = json.loads((finished_run / "results" / "readout" / "pooled" / "readout.json").read_text())
-    texts = (finished_run / "results" / "corpus" / "texts.tsv").read_text()
+    run_snakemake(edited_run)
+    meta = json.loads((edited_run / "results" / "readout" / "pooled" / "readout.json").read_text())
+    texts = (edited_run / "results" / "corpus" / "texts.tsv").read_text()
     assert meta["corpus"]["n_texts"] == 11 and "story_3.txt" not in texts
-    assert dry_run(finished_run) == {}
+    assert dry_run(edited_run) == {}
 
 
-def test_adding_a_concept_reruns_one_extraction(finished_run):
-    (finished_run / "corpus" / "stories" / "awe.txt").write_text(
+def test_adding_a_concept_reruns_one_extraction(edited_run):
+    (edited_run / "corpus" / "stories" / "awe.txt").write_text(
         "The cliff of ice fell into the fjord and the whole sea rose, and she took off her cap.\n")
-    assert dry_run(finished_run)["extract_activations"] == 1
-    run_snakemake(finished_run)
-    assert "awe" in meta_concepts(finished_run / "results" / "readout" / "pooled")
+    assert dry_run(edited_run)["extract_activations"] == 1
+    run_snakemake(edited_run)
+    assert "awe" in meta_concepts(edited_run / "results" / "readout" / "pooled")
 
 
 def test_config_changes_rerun_extraction_only_when_they_change_it(finished_run):

@@ -4,7 +4,8 @@ Cross-validation is grouped so that nothing about a held-out text leaks into the
 one paired scenario (its framings and its baseline, which share their events) fall in one fold, and
 each single story is its own group. Each fold fits the method on the other folds, centres on their
 mean activation, and classifies every held-out positive text by the argmax of its centred scores
-(h - center)·v over the concepts fitted in that fold. A held-out text whose concept has no positive
+(h - center)·v (+ the method's bias) over the concepts fitted in that fold; raw scores h·v are
+classified too, to show what centring is worth. A held-out text whose concept has no positive
 left in the training folds (a concept told by one story only) cannot be recognised by any method;
 it is left out and counted in ``n_unscorable``.
 """
@@ -35,8 +36,9 @@ def heldout_predictions(
     scenarios: list[str] | None = None,
     eigen_k: int = 5,
 ) -> pd.DataFrame:
-    """One row per scored held-out positive: fold, text index, concept, predicted, rank (0 = top-1),
-    n_candidates; ``attrs["n_unscorable"]`` counts the held-out positives that could not be scored."""
+    """Two rows per scored held-out positive, one per scoring ("centred": (h - center)·v + bias, what a
+    reader computes; "raw": h·v): fold, text index, concept, scoring, predicted, rank (0 = top-1),
+    n_candidates. ``attrs["n_unscorable"]`` counts the held-out positives that could not be scored."""
     labels_arr = np.asarray(labels, dtype=object)
     n_splits = min(n_folds, len(set(groups)))
     rows, unscorable = [], 0
@@ -63,17 +65,18 @@ def heldout_predictions(
             if label not in index:
                 unscorable += 1
                 continue
-            scores = result.directions @ (last_token[t] - center) + bias  # what a reader computes
-            order = np.argsort(-scores)
-            rank = int(np.flatnonzero(order == index[label])[0])
-            rows.append((fold, int(t), label, fitted[order[0]], rank, len(fitted)))
-    table = pd.DataFrame(rows, columns=["fold", "text", "concept", "predicted", "rank", "n_candidates"])
+            centred = result.directions @ (last_token[t] - center) + bias  # what a reader computes
+            for scoring, scores in (("centred", centred), ("raw", result.directions @ last_token[t])):
+                order = np.argsort(-scores)
+                rank = int(np.flatnonzero(order == index[label])[0])
+                rows.append((fold, int(t), label, scoring, fitted[order[0]], rank, len(fitted)))
+    table = pd.DataFrame(rows, columns=["fold", "text", "concept", "scoring", "predicted", "rank", "n_candidates"])
     table.attrs["n_unscorable"] = unscorable
     return table
 
 
 def accuracy_summary(predictions: pd.DataFrame) -> dict[str, float | int]:
-    """top-1 and top-5 accuracy, their chance levels, and counts."""
+    """top-1 and top-5 accuracy, their chance levels, and counts, of one scoring's predictions."""
     n = len(predictions)
     if n == 0:
         return {"top1": float("nan"), "top5": float("nan"), "chance_top1": float("nan"),
@@ -89,10 +92,23 @@ def accuracy_summary(predictions: pd.DataFrame) -> dict[str, float | int]:
 
 
 def confusion(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Counts: rows = true concept, columns = predicted concept (the concepts that occur in either)."""
+    """Counts of one scoring's predictions: rows = true concept, columns = predicted concept (the
+    concepts that occur in either)."""
     names = sorted(set(predictions.concept) | set(predictions.predicted))
     return pd.crosstab(
         pd.Categorical(predictions.concept, categories=names),
         pd.Categorical(predictions.predicted, categories=names),
         rownames=["concept"], colnames=["predicted"], dropna=False,
     )
+
+
+def choose_method(table: pd.DataFrame, simplest_first: tuple[str, ...]) -> tuple[str, dict[str, float]]:
+    """The method with the best mean held-out top-1 accuracy (centred scores) over the layers of
+    ``table`` (heldout_accuracy.tsv); a tie goes to the method earlier in ``simplest_first``.
+    Returns (method, {method: mean top-1}) in that order."""
+    centred = table[table.scoring == "centred"]
+    means = centred.groupby("method").top1.mean()
+    order = sorted(means.index, key=simplest_first.index)
+    means = {m: float(means[m]) for m in order}
+    best = max(means.values())
+    return next(m for m in order if np.isclose(means[m], best, rtol=0, atol=1e-9)), means
