@@ -103,7 +103,7 @@ def _forward_capturing(model, layers: list[int], on_block, on_attention=None, **
 
 @dataclass
 class Activations:
-    """What one pass captures, per layer, float32 on the CPU (the subspaces float16, see ``store``).
+    """What one pass captures, per layer, float32 on the CPU (subspaces are stored as float16, see ``store``).
 
     last_token: (n_texts, hidden) residual stream after the block at each text's last token.
     head_inputs: (n_texts, n_heads * head_dim) input of the attention output projection at the last
