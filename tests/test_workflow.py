@@ -68,13 +68,7 @@ def test_package_matches_the_contract_and_the_seed_formula(finished_run, tiny_mo
     assert sorted(tensors) == sorted(f"layer_{l}.{k}" for l in (1, 2, 3) for k in ("vectors", "center"))
 
     # recompute from scratch: every text through the model, then mean(pos) - mean(neg)
-    texts, labels = [], []
-    for concept, stories in TINY_STORIES.items():
-        texts += stories
-        labels += [concept] * len(stories)
-    for name, text in TINY_PAIRED.items():
-        texts.append(text)
-        labels.append("" if name == "baseline" else name)
+    texts, labels = corpus_texts_and_labels()
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
     acts = last_token_activations(model, AutoTokenizer.from_pretrained(tiny_model_dir), texts, [1, 2, 3])
     for layer in (1, 2, 3):

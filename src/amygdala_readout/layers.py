@@ -27,15 +27,20 @@ class LayerError(UserError):
     """A layer request that cannot be met; the message says what would."""
 
 
+def attribute_path(root, path: str):
+    """``root.a.b.c`` for ``path`` "a.b.c", or None as soon as a step is missing."""
+    for name in path.split("."):
+        root = getattr(root, name, None)
+        if root is None:
+            return None
+    return root
+
+
 def find_decoder_layers(model: "torch.nn.Module") -> "torch.nn.ModuleList":
     from torch import nn  # here, not at the top: the workflow imports this package while parsing
 
     for path in DECODER_LAYER_PATHS:
-        module = model
-        for name in path.split("."):
-            module = getattr(module, name, None)
-            if module is None:
-                break
+        module = attribute_path(model, path)
         if isinstance(module, nn.ModuleList) and len(module) > 0:
             return module
     raise LayerError(

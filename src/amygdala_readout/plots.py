@@ -17,6 +17,14 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: str | Path, title: str, tight: bool = True) -> None:
+    fig.suptitle(title, fontsize=10)
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png", bbox_inches=None if tight else "tight")
+    _pyplot().close(fig)
+
+
 def cluster_order(directions: np.ndarray) -> np.ndarray:
     """Row order that puts similar directions next to each other (average linkage on 1 - cosine)."""
     from scipy.cluster.hierarchy import leaves_list, linkage
@@ -47,9 +55,7 @@ def cosine_heatmap(directions: dict[int, np.ndarray], concepts: list[str], path:
         ax.set_yticks(range(len(names)), names, fontsize=fontsize)
         ax.set_title(f"layer {layer}", fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.6, label="cosine")
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=110, format="png", bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path, title, tight=False)  # a colorbar shared by the panels does not fit tight_layout
 
 
 def heldout_accuracy_plot(table: pd.DataFrame, path: str | Path, title: str) -> None:
@@ -69,10 +75,7 @@ def heldout_accuracy_plot(table: pd.DataFrame, path: str | Path, title: str) -> 
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
     axes[1].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    _save(fig, path, title)
 
 
 def eigenvalue_spectra(eigenvalues: dict[int, np.ndarray], concepts: list[str], path: str | Path, title: str,
@@ -97,10 +100,7 @@ def eigenvalue_spectra(eigenvalues: dict[int, np.ndarray], concepts: list[str], 
         ax.set_title(f"layer {layer}", fontsize=9)
     axes[0][0].set_ylabel("eigenvalue")
     axes[0][-1].legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    _save(fig, path, title)
 
 
 def head_selectivity_plot(selectivity: dict[int, np.ndarray], concepts: list[str], path: str | Path, title: str,
@@ -125,7 +125,4 @@ def head_selectivity_plot(selectivity: dict[int, np.ndarray], concepts: list[str
         ax.set_xlabel("head")
         ax.set_title(f"layer {layer}", fontsize=9)
         fig.colorbar(image, ax=ax, shrink=0.7, label="selectivity (d)")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    _save(fig, path, title)

@@ -168,11 +168,9 @@ def subspace(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Directions (n_concepts, hidden) and each concept's top eigenvalues (n_concepts, n), fast.
 
-    ``n_eigenvalues`` (default 20, never fewer than ``eigen_k``): how many eigenpairs to solve for;
-    cross-validation asks for ``eigen_k`` only.
-
     ``bases[i]`` is text i's ``text_subspace``; ``last_token`` (n_texts, hidden) only orients the
-    eigenvectors (see the module docstring).
+    eigenvectors (see the module docstring). ``n_eigenvalues`` (default 20, never fewer than
+    ``eigen_k``): how many eigenpairs to solve for; cross-validation asks for ``eigen_k`` only.
     """
     hidden = last_token.shape[1]
     masks = positive_masks(labels, concepts)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import UserError
-from .layers import find_decoder_layers
+from .layers import attribute_path, find_decoder_layers
 
 if TYPE_CHECKING:  # torch and numpy only for annotations: the workflow imports this package while parsing
     import numpy
@@ -55,13 +55,9 @@ class WeightError(UserError):
 def _child(block: "torch.nn.Module", paths: tuple[str, ...]) -> "torch.nn.Module | None":
     """The first module on ``paths`` that has a 2-D weight, else None."""
     for path in paths:
-        module = block
-        for name in path.split("."):
-            module = getattr(module, name, None)
-            if module is None:
-                break
+        module = attribute_path(block, path)
         weight = getattr(module, "weight", None)
-        if module is not None and weight is not None and weight.dim() == 2:
+        if weight is not None and weight.dim() == 2:
             return module
     return None
 
