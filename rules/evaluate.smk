@@ -8,7 +8,7 @@ rule extract_evaluation:
     params:
         text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
         extraction=extraction_settings(),
-        code=library_code("extract", "model_io", "layers", "store", "evaluate", "weights", "subspace"),
+        code=library_code("extract", "model_io", "layers", "store", "evaluate", "weights"),
     threads: 4
     log:
         "results/logs/extract_evaluation/{evaluation}.log",

@@ -11,7 +11,7 @@ rule extract_activations:
     params:
         extraction=extraction_settings(),
         captures=capture_settings(),
-        code=library_code("extract", "model_io", "layers", "store", "corpus", "weights", "subspace"),
+        code=library_code("extract", "model_io", "layers", "store", "corpus", "weights"),
     threads: 4
     log:
         "results/logs/extract_activations/shard_{shard}.log",

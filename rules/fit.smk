@@ -8,7 +8,7 @@ rule fit_directions:
         "results/directions/{method}.safetensors",
     params:
         eigen_k=lambda wildcards: config["eigen_k"] if wildcards.method == "subspace" else None,
-        code=library_code("directions", "subspace", "store", "corpus"),
+        code=library_code("directions", "subspace", "crossval", "store", "corpus"),
     log:
         "results/logs/fit_directions/{method}.log",
     benchmark:

@@ -36,7 +36,7 @@ rule quality_report:
             labels={"method": "{method}", "figure": "head selectivity"},
         ),
     params:
-        code=library_code("quality", "plots", "weights", "store", "corpus"),
+        code=library_code("quality", "plots", "weights", "model_io", "store", "corpus"),
     log:
         "results/logs/quality_report/{method}.log",
     benchmark:

@@ -15,7 +15,6 @@ import torch
 from tqdm import tqdm
 
 from .layers import find_decoder_layers
-from .subspace import token_subspace
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +98,38 @@ def _forward_capturing(model, layers: list[int], on_block, on_attention=None, **
     finally:
         for handle in handles:
             handle.remove()
+
+
+def token_subspace(tokens: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    """Top-``k`` right singular vectors (rows, float64) of one text's centred token activations
+    (n_tokens, hidden), on the tokens' device.
+
+    Computed from the eigendecomposition of the smaller Gram matrix (n x n, or hidden x hidden), in
+    float64: 5 to 10 times faster than an SVD on CPUs, and exact for the directions kept. ``k=None``
+    keeps all of them up to the numerical rank: centring leaves at most n_tokens - 1 dimensions, and
+    directions whose singular value is at float32 rounding level (activations are float32 or less)
+    are arbitrary, so they are dropped rather than counted as part of what the text spans.
+    """
+    centred = tokens.double() - tokens.double().mean(dim=0, keepdim=True)
+    n, hidden = centred.shape
+    wide = n <= hidden
+    gram = centred @ centred.T if wide else centred.T @ centred
+    values, vectors = torch.linalg.eigh(gram)
+    values, vectors = values.flip(0).clamp(min=0), vectors.flip(1)
+    singular = values.sqrt()
+    keep = _kept(singular.cpu(), (n, hidden), k)
+    if not wide:
+        return vectors[:, :keep].T
+    return (vectors[:, :keep].T @ centred) / singular[:keep, None]
+
+
+def _kept(singular: torch.Tensor, shape, k: int | None) -> int:
+    """How many singular vectors to keep: those above float32 rounding (numpy's matrix_rank tolerance
+    for float32 data), at most ``k``."""
+    if len(singular) == 0 or singular[0] == 0:
+        return 0
+    rank = int((singular > singular[0] * max(shape) * torch.finfo(torch.float32).eps).sum())
+    return rank if k is None else min(k, rank)
 
 
 @dataclass

@@ -21,7 +21,6 @@ direct way, kept as the reference for tests and the benchmark.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
@@ -30,51 +29,16 @@ from threadpoolctl import threadpool_limits
 
 from .directions import positive_masks, unit_rows
 
-if TYPE_CHECKING:
-    import torch
-
 REPORTED_EIGENVALUES = 20  # kept per concept for the quality report
 
 
-def token_subspace(tokens: "torch.Tensor", k: int | None = None) -> "torch.Tensor":
-    """Top-``k`` right singular vectors (rows, float64) of one text's centred token activations
-    (n_tokens, hidden), on the tokens' device.
-
-    Computed from the eigendecomposition of the smaller Gram matrix (n x n, or hidden x hidden), in
-    float64: 5 to 10 times faster than an SVD on CPUs, and exact for the directions kept. ``k=None``
-    keeps all of them up to the numerical rank: centring leaves at most n_tokens - 1 dimensions, and
-    directions whose singular value is at float32 rounding level (activations are float32 or less)
-    are arbitrary, so they are dropped rather than counted as part of what the text spans.
-    """
-    import torch
-
-    centred = tokens.double() - tokens.double().mean(dim=0, keepdim=True)
-    n, hidden = centred.shape
-    wide = n <= hidden
-    gram = centred @ centred.T if wide else centred.T @ centred
-    values, vectors = torch.linalg.eigh(gram)
-    values, vectors = values.flip(0).clamp(min=0), vectors.flip(1)
-    singular = values.sqrt()
-    keep = _kept(singular.cpu().numpy(), (n, hidden), k)
-    if not wide:
-        return vectors[:, :keep].T
-    return (vectors[:, :keep].T @ centred) / singular[:keep, None]
-
-
 def text_subspace(tokens: np.ndarray, k: int | None = None) -> np.ndarray:
-    """``token_subspace`` for a numpy array (n_tokens, hidden)."""
+    """``extract.token_subspace`` (what extraction keeps of each text) for a numpy array (n_tokens, hidden)."""
     import torch
+
+    from .extract import token_subspace
 
     return token_subspace(torch.from_numpy(np.asarray(tokens)), k).numpy()
-
-
-def _kept(singular: np.ndarray, shape, k: int | None) -> int:
-    """How many singular vectors to keep: those above float32 rounding (numpy's matrix_rank tolerance
-    for float32 data), at most ``k``."""
-    if len(singular) == 0 or singular[0] == 0:
-        return 0
-    rank = int((singular > singular[0] * max(shape) * np.finfo(np.float32).eps).sum())
-    return rank if k is None else min(k, rank)
 
 
 def _orient(vectors: np.ndarray, reference: np.ndarray) -> np.ndarray:
