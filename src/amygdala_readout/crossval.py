@@ -45,10 +45,11 @@ def heldout_predictions(
     splitter = GroupKFold(n_splits=n_splits)
     for fold, (train, test) in enumerate(splitter.split(last_token, groups=groups)):
         train_labels = list(labels_arr[train])
+        # the concepts this fold can fit: a positive and a negative among its training texts
         fitted = [c for c in concepts if c in train_labels]
-        if not fitted or len(fitted) == len(train):  # every training text a positive: no negatives
-            continue
         fitted = [c for c, mask in zip(fitted, positive_masks(train_labels, fitted)) if not mask.all()]
+        if not fitted:
+            continue
         result = fit(
             method, last_token[train], train_labels, fitted,
             bases=None if bases is None else [bases[i] for i in train],
