@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from .directions import fit, positive_masks
+from .directions import fit
 
 
 def text_groups(scenarios: list[str], sources: list[str]) -> list[str]:
@@ -46,8 +46,7 @@ def heldout_predictions(
     for fold, (train, test) in enumerate(splitter.split(last_token, groups=groups)):
         train_labels = list(labels_arr[train])
         # the concepts this fold can fit: a positive and a negative among its training texts
-        fitted = [c for c in concepts if c in train_labels]
-        fitted = [c for c, mask in zip(fitted, positive_masks(train_labels, fitted)) if not mask.all()]
+        fitted = [c for c in concepts if c in train_labels and set(train_labels) != {c}]
         if not fitted:
             continue
         result = fit(
