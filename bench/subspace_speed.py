@@ -69,8 +69,8 @@ def main() -> None:
     cosine = min(float(np.min(np.sum(f[0] * n[0], axis=1))) for f, n in zip(fast, naive))
     eig_err = max(float(np.max(np.abs(f[1] - n[1][:, : f[1].shape[1]]))) for f, n in zip(fast, naive))
     data = "pure noise" if args.random else "structured"
-    print(f"| setting | naive (s) | fast (s) | speed-up | min cosine | max eigenvalue error |")
-    print(f"|---|---|---|---|---|---|")
+    print("| setting | naive (s) | fast (s) | speed-up | min cosine | max eigenvalue error |")
+    print("|---|---|---|---|---|---|")
     print(f"| hidden {args.hidden}, {args.concepts} concepts, {args.layers} layers, {args.texts} texts x "
           f"{args.tokens} tokens, {data} | {naive_s:.3f} | {fast_s:.3f} | {naive_s / fast_s:.1f}x | "
           f"{cosine:.6f} | {eig_err:.1e} |")

@@ -9,11 +9,7 @@ from amygdala_readout import corpus
 from amygdala_readout.evaluate import accuracy, plot_confusions, read_labelled
 from amygdala_readout.logs import job_logging
 from amygdala_readout.package import Readout
-from amygdala_readout.store import atomic_write, load_rows
-
-
-def write_tsv(path, table: pd.DataFrame) -> None:
-    atomic_write(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
+from amygdala_readout.store import atomic_write, load_rows, write_tsv
 
 
 def main(name, data_path, activations_path, package_dir, text_column, label_column, label_map, out):

@@ -10,11 +10,7 @@ from amygdala_readout.corpus import fitting_set
 from amygdala_readout.crossval import accuracy_summary, confusion, heldout_predictions, text_groups
 from amygdala_readout.evaluate import plot_confusions
 from amygdala_readout.logs import job_logging
-from amygdala_readout.store import atomic_write, load_rows, load_subspaces
-
-
-def write_tsv(path, table: pd.DataFrame) -> None:
-    atomic_write(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
+from amygdala_readout.store import atomic_write, load_rows, load_subspaces, write_tsv
 
 
 def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_folds, eigen_k):
@@ -35,11 +31,9 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_fol
             log.info("layer %d, %s scores: held-out top-1 %.3f, top-5 %.3f (chance %.3f) on %d texts, "
                      "%d unscorable", layer, scoring, summary["top1"], summary["top5"], summary["chance_top1"],
                      summary["n_scored"], summary["n_unscorable"])
-        centred = predictions[predictions.scoring == "centred"]
-        confusions[layer] = confusion(centred)
-        top1 = accuracy_summary(centred)["top1"]
-        if best is None or top1 > best[1]:
-            best = (layer, top1)
+            if scoring == "centred" and (best is None or summary["top1"] > best[1]):
+                best = (layer, summary["top1"])
+        confusions[layer] = confusion(predictions[predictions.scoring == "centred"])
     write_tsv(out["table"], pd.DataFrame(rows))
     long = [m.stack().rename("count").reset_index().assign(layer=layer) for layer, m in confusions.items()]
     write_tsv(out["confusion"], pd.concat(long)[["layer", "concept", "predicted", "count"]])

@@ -4,12 +4,12 @@ import pandas as pd
 
 from amygdala_readout.logs import job_logging
 from amygdala_readout.plots import heldout_accuracy_plot
-from amygdala_readout.store import atomic_write
+from amygdala_readout.store import atomic_write, write_tsv
 
 
 def main(tables, out_table, out_plot):
     table = pd.concat([pd.read_csv(path, sep="\t") for path in tables]).sort_values(["method", "scoring", "layer"])
-    atomic_write(out_table, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
+    write_tsv(out_table, table)
     title = f"held-out accuracy, grouped cross-validation ({int(table.n_scored.max())} texts scored)"
     centred = table[table.scoring == "centred"]
     atomic_write(out_plot, lambda tmp: heldout_accuracy_plot(centred, tmp, title))

@@ -9,7 +9,7 @@ from amygdala_readout.corpus import fitting_set
 from amygdala_readout.logs import job_logging
 from amygdala_readout.plots import cosine_heatmap, head_selectivity_plot
 from amygdala_readout.quality import head_selectivity, layer_quality, quality_report, triage_table
-from amygdala_readout.store import atomic_write, load_rows, write_json
+from amygdala_readout.store import atomic_write, load_rows, write_json, write_tsv
 from amygdala_readout.model_io import layer_weight_names
 from amygdala_readout.weights import read_layer_weights
 
@@ -51,7 +51,7 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
     report = quality_report(per_layer, layers[len(layers) // 2], method, notes)
     write_json(out["report"], report)
     table = triage_table(report)
-    atomic_write(out["triage"], lambda tmp: table.to_csv(tmp, sep="\t", index=False))
+    write_tsv(out["triage"], table)
     log.info("triage: %s", table.triage.value_counts().to_dict())
     title = f"{method}: cosine between concept directions"
     atomic_write(out["cosines"], lambda tmp: cosine_heatmap(directions, texts.concepts, tmp, title))

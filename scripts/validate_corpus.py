@@ -1,10 +1,8 @@
 """Validate the corpus; write the table of unique texts, per-concept counts and a report."""
 
-from pathlib import Path
-
 from amygdala_readout import corpus
 from amygdala_readout.logs import job_logging
-from amygdala_readout.store import atomic_write, write_json
+from amygdala_readout.store import write_json, write_tsv
 
 
 def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_threshold,
@@ -20,8 +18,8 @@ def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_thres
         log.warning("%s", message)
     if result.ignored:
         log.info("ignored %d file(s) that are not stories: %s", len(result.ignored), ", ".join(result.ignored))
-    atomic_write(texts_path, lambda tmp: result.texts.to_csv(tmp, sep="\t", index=False))
-    atomic_write(concepts_path, lambda tmp: result.concepts.to_csv(tmp, sep="\t", index=False))
+    write_tsv(texts_path, result.texts)
+    write_tsv(concepts_path, result.concepts)
     ok = result.concepts[result.concepts.status == "ok"]
     write_json(report_path, {
         "corpus_fingerprint": corpus.fingerprint(result.texts),

@@ -39,6 +39,11 @@ def write_json(path: str | Path, data: dict) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
+def write_tsv(path: str | Path, table) -> None:
+    """A pandas table as tab-separated text, without the index, written atomically."""
+    atomic_write(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
+
+
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata))
 
