@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,11 @@ run: setup
 test: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/python -m pytest
+
+# The benchmark suite (about an hour on 2 cores); it refreshes the tables in bench/RESULTS.md.
+bench: setup
+	$(BIN)/snakemake --cores all prepare_model
+	$(BIN)/python bench/run.py
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -116,3 +116,33 @@ def test_heads_and_subspaces_are_off_unless_asked(model_and_tokenizer):
     assert acts.head_inputs == {} and acts.subspaces == {}
     capped = extract(model, tokenizer, TEXTS[:3], LAYERS, subspace_k=2)
     assert all(b.shape == (2, 32) for b in capped.subspaces[LAYERS[0]])
+
+
+def test_loading_only_the_blocks_read_gives_the_same_activations(tiny_model_dir, model_and_tokenizer):
+    from amygdala_readout import model_io
+
+    model, tokenizer = model_and_tokenizer
+    short, _ = model_io.load(tiny_model_dir, torch.device("cpu"), torch.float32, n_blocks=3)
+    assert len(short.model.layers) == 3
+    assert sum(p.numel() for p in short.parameters()) < sum(p.numel() for p in model.parameters())
+    full = extract(model, tokenizer, TEXTS, [0, 2], heads=True, subspace_k=None)
+    cut = extract(short, tokenizer, TEXTS, [0, 2], heads=True, subspace_k=None)
+    for layer in (0, 2):
+        torch.testing.assert_close(cut.last_token[layer], full.last_token[layer])
+        torch.testing.assert_close(cut.head_inputs[layer], full.head_inputs[layer])
+
+
+def test_a_checkpoint_missing_weights_is_refused(tiny_model_dir, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from amygdala_readout import model_io
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = load_file(broken / "model.safetensors")
+    del weights["model.layers.1.mlp.down_proj.weight"]
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(model_io.ModelError, match="down_proj"):
+        model_io.load(broken, torch.device("cpu"), torch.float32, n_blocks=3)

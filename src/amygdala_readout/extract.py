@@ -244,9 +244,11 @@ def extract_to_file(texts: Sequence[str], text_ids: Sequence[str], names: Sequen
         torch.set_num_threads(threads)
         torch_device = model_io.resolve_device(device)
         model, tokenizer = model_io.load(
-            model_info["load_path"], torch_device, model_io.resolve_dtype(dtype, torch_device), trust_remote_code
+            model_info["load_path"], torch_device, model_io.resolve_dtype(dtype, torch_device), trust_remote_code,
+            n_blocks=max(layers) + 1,
         )
-        log.info("%d texts on %s with %d thread(s), layers %s", len(texts), torch_device, threads, list(layers))
+        log.info("%d texts on %s (%s, %s attention) with %d thread(s), blocks 0-%d loaded, layers %s", len(texts),
+                 torch_device, model.dtype, model.config._attn_implementation, threads, max(layers), list(layers))
         acts = extract(model, tokenizer, texts, layers, names=names, heads=heads, subspace_k=subspace_k,
                        progress=True, **options)
     save_shard(out_path, text_ids, acts)

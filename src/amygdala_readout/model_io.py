@@ -235,14 +235,50 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
-def load(load_path: str | Path, device: torch.device, dtype: torch.dtype, trust_remote_code: bool = False):
+def load(load_path: str | Path, device: torch.device, dtype: torch.dtype, trust_remote_code: bool = False,
+         n_blocks: int | None = None):
     """Load the prepared model (eval mode, on ``device``) and its tokenizer; safetensors or
-    ``weights_only`` loading only (transformers' default), never arbitrary pickles."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    ``weights_only`` loading only (transformers' default), never arbitrary pickles.
+
+    ``n_blocks``: build and read only the first ``n_blocks`` decoder blocks. A pass that stops after
+    block ``n_blocks - 1`` never uses the others, so their weights need neither time nor memory.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     if not Path(load_path).is_dir():
         raise ModelError(f"{load_path}: prepared model is missing; rerun with `--forcerun prepare_model`")
     tokenizer = AutoTokenizer.from_pretrained(load_path, trust_remote_code=trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(load_path, dtype=dtype, trust_remote_code=trust_remote_code)
+    config = AutoConfig.from_pretrained(load_path, trust_remote_code=trust_remote_code)
+    if n_blocks is not None:
+        _keep_blocks(text_config(config), n_blocks)
+    # The dropped blocks' weights are "unexpected" to transformers, whose load report lists them all;
+    # that report is left out, and missing weights are checked here instead.
+    report = logging.getLogger("transformers.modeling_utils")
+    quiet = _WithoutLoadReport()
+    if n_blocks is not None:
+        report.addFilter(quiet)
+    try:
+        model, info = AutoModelForCausalLM.from_pretrained(
+            load_path, config=config, dtype=dtype, trust_remote_code=trust_remote_code, output_loading_info=True
+        )
+    finally:
+        report.removeFilter(quiet)
+    if info["missing_keys"]:  # they would be left randomly initialised
+        raise ModelError(f"{load_path}: weights missing from the checkpoint: {sorted(info['missing_keys'])[:5]}; "
+                         "rerun with `--forcerun prepare_model`")
     model.to(device).eval()
     return model, tokenizer
+
+
+class _WithoutLoadReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
+def _keep_blocks(config, n_blocks: int) -> None:
+    """Shorten a config to its first ``n_blocks`` blocks, with the per-block lists some models keep."""
+    if not 0 < n_blocks <= config.num_hidden_layers:
+        raise ValueError(f"n_blocks={n_blocks} outside 1..{config.num_hidden_layers}")
+    config.num_hidden_layers = n_blocks
+    if isinstance(getattr(config, "layer_types", None), list):
+        config.layer_types = config.layer_types[:n_blocks]

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             texts = args.text
         device = model_io.resolve_device(args.device)
-        model, tokenizer = model_io.load(model_path, device, model_io.resolve_dtype("auto", device))
+        model, tokenizer = model_io.load(model_path, device, model_io.resolve_dtype("auto", device),
+                                         n_blocks=layer + 1)
         hidden = model.config.get_text_config().hidden_size
         if hidden != readout.meta["hidden_size"]:
             raise UserError(f"{model_path}: hidden size {hidden}, but the package was made for {readout.meta['hidden_size']}")

@@ -1,0 +1,64 @@
+"""Smoke runs of the extraction benchmark on the tiny model: the script works and its figures are sane.
+The figures themselves are measured with the default model (bench/RESULTS.md), not here."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def run_bench(out, *args):
+    cmd = [sys.executable, str(REPO / "bench" / "extraction_speed.py"), "--texts", "5", "--reps", "1",
+           "--threads", "1", "--matmul-size", "256", "--out", str(out), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(out.with_suffix(".json").read_text()), out.with_suffix(".md").read_text()
+
+
+@pytest.mark.parametrize("source", ["model folder", "random config"])
+def test_extraction_benchmark_runs_and_agrees_with_the_baseline(tiny_model_dir, tiny_corpus, tmp_path, source):
+    extra = ["--random-config", "llama-tiny"] if source == "random config" else ["--profile"]
+    result, table = run_bench(tmp_path / "speed", "--model", str(tiny_model_dir), "--corpus", str(tiny_corpus), *extra)
+    assert result["texts"] == 5 and result["tokens"] > 5
+    assert all(rate > 0 for rate in result["tokens_per_s"].values())
+    # the run stops if the two extractions disagree; the figures it checked are kept
+    assert set(result["agreement"]) == {"last_token", "head_inputs", "subspace"}
+    assert max(result["agreement"].values()) < 1e-3
+    assert result["model_flops"] > 0 and result["matmul_gflops"] > 0
+    for setting in ("pooled-only", "everything"):
+        assert f"| {setting} |" in table
+    if source == "model folder":
+        assert abs(sum(result["profile_shares"].values()) - 1) < 1e-6
+        assert (tmp_path / "speed_profile.txt").read_text().count("aten::") > 3
+
+
+def test_model_flops_count_the_blocks_read_and_their_attention(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from extraction_speed import forward_flops
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    config = model.config
+    per_block = sum(p.numel() for n, p in model.model.layers[0].named_parameters() if "proj" in n)
+    lengths = [3, 5]
+    attention = 4 * config.num_attention_heads * (config.hidden_size // config.num_attention_heads) * (6 + 15)
+    assert forward_flops(model, 1, lengths) == 2 * (2 * per_block * 8 + attention)
+
+
+def test_results_tables_are_replaced_between_their_markers_only(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from run import fill
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("intro\n<!-- subspace_speed -->\nold table\n<!-- /subspace_speed -->\nanalysis\n"
+                       "<!-- extraction_speed -->\nkept: no new table\n<!-- /extraction_speed -->\n")
+    (tmp_path / "subspace_speed.md").write_text("| new | table |\n")
+    assert fill(results, tmp_path) == ["subspace_speed"]
+    assert fill(results, tmp_path) == ["subspace_speed"]  # idempotent
+    assert results.read_text() == ("intro\n<!-- subspace_speed -->\n| new | table |\n<!-- /subspace_speed -->\n"
+                                   "analysis\n<!-- extraction_speed -->\nkept: no new table\n<!-- /extraction_speed -->\n")
