@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from amygdala_readout.extract import Activations
+from amygdala_readout.extract import Activations, _kept
 from amygdala_readout.layers import find_decoder_layers
 from amygdala_readout.weights import attention_output_projection
 
@@ -50,13 +50,10 @@ def _passes(model, tokenizer, texts: Sequence[str], modules: dict, capture, pre_
 
 
 def _svd_subspace(tokens: np.ndarray) -> np.ndarray:
-    """Right singular vectors of the centred token activations, up to float32 numerical rank."""
+    """Right singular vectors of the centred token activations, as many as ours keeps (numerical rank)."""
     centred = tokens - tokens.mean(axis=0, keepdims=True)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    if singular.size == 0 or singular[0] == 0:
-        return vt[:0]
-    rank = int((singular > singular[0] * max(centred.shape) * np.finfo(np.float32).eps).sum())
-    return vt[:rank]
+    return vt[: _kept(torch.from_numpy(singular), centred.shape, None)]
 
 
 @torch.inference_mode()
