@@ -134,27 +134,29 @@ def agreement(ours, base) -> dict[str, float]:
     return out
 
 
-def profile_ours(model, tokenizer, texts, layers, settings, out_path: Path) -> dict[str, float]:
+def profile_ours(model, tokenizer, texts, layers, settings, out_path: Path, device: torch.device) -> dict[str, float]:
     """torch.profiler over our everything pass; the full op table goes to ``out_path``, and the share
-    of self time per kind of work is returned."""
+    of self time per kind of work is returned (kernel time on a GPU: its CPU-side calls are asynchronous)."""
     from torch.profiler import ProfilerActivity, profile
 
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    on_gpu = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
     with profile(activities=activities) as prof:
         extract(model, tokenizer, texts, layers, heads=True, subspace_k=None, **settings)
     averages = prof.key_averages()
-    out_path.write_text(averages.table(sort_by="self_cpu_time_total", row_limit=30))
+    time_of = "self_device_time_total" if on_gpu else "self_cpu_time_total"
+    out_path.write_text(averages.table(sort_by=time_of, row_limit=30))
     kinds = {
         "matmul (linear layers)": ("aten::mm", "aten::addmm", "aten::bmm"),
         "attention (SDPA)": ("scaled_dot_product", "flash_attention"),
         "subspace capture (Gram + eigh)": ("linalg_eigh", "aten::_to_copy"),
     }
-    total = sum(e.self_cpu_time_total for e in averages)
+    total = sum(getattr(e, time_of) for e in averages)
     shares = {kind: 0.0 for kind in kinds} | {"everything else (norms, activations, copies, Python)": 0.0}
     for event in averages:
         kind = next((k for k, names in kinds.items() if any(n in event.key for n in names)),
                     "everything else (norms, activations, copies, Python)")
-        shares[kind] += event.self_cpu_time_total / total
+        shares[kind] += getattr(event, time_of) / total
     return shares
 
 
@@ -229,7 +231,7 @@ def main() -> None:
     shares = None
     if args.profile:
         shares = profile_ours(model, tokenizer, texts[: max(4, len(texts) // 6)], layers, settings,
-                              Path(args.out + "_profile.txt"))
+                              Path(args.out + "_profile.txt"), device)
 
     where = f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
                                 f", {args.threads} threads")
