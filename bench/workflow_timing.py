@@ -86,11 +86,11 @@ def main() -> None:
     tokens, extract_seconds = extraction_rate(workdir)
     noop, out = snakemake(workdir, args.cores)
     assert "Nothing to be done" in out, out[-2000:]
-    edited_story = workdir / "amygdala_stories" / "stories" / "fear.txt"
+    edited_story = workdir / "amygdala_stories" / "stories" / "fear" / "narrative_the_first_sound_was.txt"
     edited_story.write_text(edited_story.read_text().replace("the lake", "the frozen lake", 1))
     edited, out = snakemake(workdir, args.cores)
     n_edit = len(re.findall(r"rule extract_activations:", out))
-    story = workdir / "amygdala_stories" / "stories" / "happiness" / "bench_allotment.txt"
+    story = workdir / "amygdala_stories" / "stories" / "happiness" / "diary_bench_allotment.txt"
     story.write_text(NEW_STORY)
     before = job_benchmarks(workdir)
     added, out = snakemake(workdir, args.cores)

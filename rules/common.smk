@@ -31,6 +31,8 @@ CORPUS = corpus_lib.validate(
     near_duplicate_threshold=config["near_duplicate_threshold"],
 )
 EVALUATIONS = {e["name"]: e for e in config["evaluations"]}
+# (evaluation, method) pairs, in a fixed order: select_readout reads their metrics
+EVALUATION_METHODS = [(e, m) for e in sorted(EVALUATIONS) for m in config["methods"]]
 for evaluation in EVALUATIONS.values():  # labels that match no concept, missing columns
     read_labelled(
         evaluation["path"],
@@ -68,7 +70,8 @@ def library_code(*modules):
 
 def extraction_settings():
     """Config values that change what extraction computes (device and threads only change speed)."""
-    return {key: config[key] for key in ("max_length", "batch_tokens", "padding_side", "dtype")}
+    keys = ("max_length", "batch_tokens", "padding_side", "dtype", "template")
+    return {key: config[key] for key in keys}
 
 
 def capture_settings():

@@ -47,7 +47,7 @@ rule evaluate_readout:
         text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
         label_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["label_column"],
         label_map=lambda wildcards: json.dumps(EVALUATIONS[wildcards.evaluation]["label_map"], sort_keys=True),
-        code=library_code("evaluate", "package"),
+        code=library_code("evaluate", "package", "store", "corpus"),
     log:
         "results/logs/evaluate_readout/{evaluation}/{method}.log",
     conda:

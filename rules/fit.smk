@@ -8,6 +8,7 @@ rule fit_directions:
         "results/directions/{method}.safetensors",
     params:
         eigen_k=lambda wildcards: config["eigen_k"] if wildcards.method == "subspace" else None,
+        read_at=config["read_at"],
         code=library_code("directions", "subspace", "crossval", "store", "corpus"),
     log:
         "results/logs/fit_directions/{method}.log",

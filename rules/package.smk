@@ -8,8 +8,9 @@ rule package_readout:
         vectors="results/readout/{method}/readout.safetensors",
         meta="results/readout/{method}/readout.json",
     params:
-        # canonical JSON, so that an unchanged config never looks changed
-        config_json=json.dumps(config, sort_keys=True),
+        # canonical JSON, so that an unchanged config never looks changed; a function, so that braces
+        # in it (a template's {text}) are not taken for wildcards
+        config_json=lambda wildcards: json.dumps(config, sort_keys=True),
         code=library_code("package", "store"),
     log:
         "results/logs/package_readout/{method}.log",
@@ -24,12 +25,19 @@ rule select_readout:
         table="results/quality/heldout_accuracy.tsv",
         packages=expand("results/readout/{method}/readout.json", method=config["methods"]),
         vectors=expand("results/readout/{method}/readout.safetensors", method=config["methods"]),
+        evaluations=[
+            f"results/evaluations/{evaluation}/{method}/metrics.tsv"
+            for evaluation, method in EVALUATION_METHODS
+        ],
     output:
         vectors="results/readout/best/readout.safetensors",
         meta="results/readout/best/readout.json",
     params:
         methods=config["methods"],
-        code=library_code("crossval", "directions", "package", "store"),
+        evaluation_keys=EVALUATION_METHODS,
+        # evaluation texts are read as the directions were fitted (through a template: its last token)
+        reading="last_token" if config["template"] else config["read_at"],
+        code=library_code("crossval", "directions", "package", "store", "evaluate"),
     log:
         "results/logs/select_readout.log",
     conda:

@@ -36,6 +36,7 @@ rule quality_report:
             labels={"method": "{method}", "figure": "head selectivity"},
         ),
     params:
+        read_at=config["read_at"],
         code=library_code("quality", "plots", "weights", "model_io", "store", "corpus"),
     log:
         "results/logs/quality_report/{method}.log",
@@ -65,6 +66,7 @@ rule heldout_accuracy:
     params:
         folds=config["cv_folds"],
         eigen_k=lambda wildcards: config["eigen_k"] if wildcards.method == "subspace" else None,
+        read_at=config["read_at"],
         code=library_code("crossval", "directions", "subspace", "store", "corpus", "evaluate"),
     log:
         "results/logs/heldout_accuracy/{method}.log",

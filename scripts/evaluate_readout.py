@@ -6,6 +6,7 @@ import pandas as pd
 import torch
 
 from amygdala_readout import corpus
+from amygdala_readout.extract import READINGS
 from amygdala_readout.evaluate import accuracy, plot_confusions, read_labelled
 from amygdala_readout.logs import job_logging
 from amygdala_readout.package import Readout
@@ -15,23 +16,29 @@ from amygdala_readout.store import atomic_write, load_rows, write_tsv
 def main(name, data_path, activations_path, package_dir, text_column, label_column, label_map, out):
     readout = Readout(package_dir)
     texts, labels = read_labelled(data_path, text_column, label_column, label_map, readout.concepts)
-    acts = load_rows([activations_path], [corpus.text_id(t) for t in texts], readout.layers)
+    ids = [corpus.text_id(t) for t in texts]
+    # through a template only its last token is meaningful; raw text is read every way a package can be
+    # fitted (the all-token reading is what a server averaging its per-token scores over a text gets)
+    readings = ("last_token",) if readout.meta.get("template") else READINGS
     metrics, recall, confusion, confusions = [], [], [], {}
-    for layer in readout.layers:
-        for scoring in ("centred", "raw"):
-            scores = readout.scores(torch.from_numpy(acts[layer]), layer, centred=scoring == "centred")
-            result = accuracy(scores.numpy(), labels, readout.concepts)
-            names = result["labels"]
-            metrics.append({"layer": layer, "scoring": scoring, "n": result["n"], "top1": round(result["top1"], 4),
-                            "top3": round(result["top3"], 4), "chance_top1": round(result["chance_top1"], 4)})
-            recall += [{"layer": layer, "scoring": scoring, "label": label, "recall": round(r, 4)}
-                       for label, r in result["recall"].items()]
-            confusion += [{"layer": layer, "scoring": scoring, "true": names[i], "predicted": names[j],
-                           "count": int(result["confusion"][i, j])}
-                          for i in range(len(names)) for j in range(len(names))]
-            confusions[(layer, scoring)] = result["confusion"]
-            log.info("layer %d, %s scores: top-1 %.3f, top-3 %.3f (chance %.3f)",
-                     layer, scoring, result["top1"], result["top3"], result["chance_top1"])
+    for reading in readings:
+        acts = load_rows([activations_path], ids, readout.layers, part=reading)
+        for layer in readout.layers:
+            for scoring in ("centred", "raw"):
+                scores = readout.scores(torch.from_numpy(acts[layer]), layer, centred=scoring == "centred")
+                result = accuracy(scores.numpy(), labels, readout.concepts)
+                names = result["labels"]
+                key = {"reading": reading, "layer": layer, "scoring": scoring}
+                metrics.append({**key, "n": result["n"], "top1": round(result["top1"], 4),
+                                "top3": round(result["top3"], 4), "balanced": round(result["balanced"], 4),
+                                "chance_top1": round(result["chance_top1"], 4)})
+                recall += [{**key, "label": label, "recall": round(r, 4)} for label, r in result["recall"].items()]
+                confusion += [{**key, "true": names[i], "predicted": names[j], "count": int(result["confusion"][i, j])}
+                              for i in range(len(names)) for j in range(len(names))]
+                if reading == "last_token":
+                    confusions[(layer, scoring)] = result["confusion"]
+                log.info("%s, layer %d, %s scores: top-1 %.3f, balanced %.3f, top-3 %.3f (chance %.3f)", reading,
+                         layer, scoring, result["top1"], result["balanced"], result["top3"], result["chance_top1"])
     write_tsv(out["metrics"], pd.DataFrame(metrics))
     write_tsv(out["recall"], pd.DataFrame(recall))
     write_tsv(out["confusion"], pd.DataFrame(confusion))

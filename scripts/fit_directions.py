@@ -12,10 +12,10 @@ from amygdala_readout.logs import job_logging
 from amygdala_readout.store import load_rows, load_subspaces, save_tensors
 
 
-def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, eigen_k):
+def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, eigen_k, read_at):
     texts = fitting_set(texts_path, concepts_path)
     layers = json.loads(Path(layers_path).read_text())["layers"]
-    acts = load_rows(shard_paths, texts.text_ids, layers)
+    acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
     tensors = {}
     for layer in layers:  # one layer's subspaces at a time: they are the bulk of the memory
         bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if method == "subspace" else None
@@ -27,11 +27,11 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, 
             if getattr(fitted, extra) is not None:
                 tensors[f"layer_{layer}.{extra}"] = torch.from_numpy(getattr(fitted, extra)).float()
         log.info("layer %d fitted", layer)
-    meta = {"concepts": json.dumps(texts.concepts), "layers": json.dumps(layers), "method": method}
+    meta = {"concepts": json.dumps(texts.concepts), "layers": json.dumps(layers), "method": method, "read_at": read_at}
     save_tensors(out_path, tensors, meta)
     log.info("%s: %d concepts x %d layers from %d texts", method, len(texts.concepts), len(layers), len(texts.labels))
 
 
 with job_logging(snakemake.log[0]) as log:
     main(snakemake.wildcards.method, snakemake.input.texts, snakemake.input.concepts, snakemake.input.layers,
-         list(snakemake.input.shards), snakemake.output[0], snakemake.params.eigen_k)
+         list(snakemake.input.shards), snakemake.output[0], snakemake.params.eigen_k, snakemake.params.read_at)

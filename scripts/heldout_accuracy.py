@@ -13,11 +13,11 @@ from amygdala_readout.logs import job_logging
 from amygdala_readout.store import atomic_write, load_rows, load_subspaces, write_tsv
 
 
-def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_folds, eigen_k):
+def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_folds, eigen_k, read_at):
     texts = fitting_set(texts_path, concepts_path)
     layers = json.loads(Path(layers_path).read_text())["layers"]
     groups = text_groups(texts.scenarios, texts.sources)
-    acts = load_rows(shard_paths, texts.text_ids, layers)
+    acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
     rows, confusions, best = [], {}, None
     for layer in layers:
         bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if method == "subspace" else None
@@ -48,4 +48,4 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_fol
 with job_logging(snakemake.log[0]) as log:
     main(snakemake.wildcards.method, snakemake.input.texts, snakemake.input.concepts, snakemake.input.layers,
          list(snakemake.input.shards), dict(snakemake.output.items()), snakemake.params.folds,
-         snakemake.params.eigen_k)
+         snakemake.params.eigen_k, snakemake.params.read_at)

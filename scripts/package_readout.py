@@ -22,15 +22,19 @@ def main(directions_path, model_info_path, layers_path, validation_path, out_dir
     model = json.loads(Path(model_info_path).read_text())
     layer_info = json.loads(Path(layers_path).read_text())
     validation = json.loads(Path(validation_path).read_text())
+    config = json.loads(config_json)
     extra = {
         "method": meta["method"],
-        "activation": "residual stream after decoder block <layer> (before the final norm), "
-                      "at the last non-pad token",
+        "activation": "residual stream after decoder block <layer> (before the final norm)",
+        # what the directions were fitted on; a server may score any token (see README, "Reading")
+        "read_at": config["read_at"],
+        # a reader wraps its text in this template (its {text} replaced) and reads the last token
+        "template": config["template"],
         "layer_depth_percent": layer_info["depth_percent"],
         "model": {k: model[k] for k in ("spec", "kind", "load_path", "model_type", "num_layers", "hidden_size",
                                          "fingerprint")},
         "corpus": {k: validation[k] for k in ("corpus_fingerprint", "n_texts", "n_concepts", "n_baselines")},
-        "config": json.loads(config_json),
+        "config": config,
         "versions": {"amygdala_readout": __version__, **{p: version(p) for p in ("torch", "transformers", "safetensors")}},
     }
     write_package(out_dir, json.loads(meta["concepts"]), vectors, centers, extra, biases or None)

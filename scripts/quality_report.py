@@ -14,11 +14,11 @@ from amygdala_readout.model_io import layer_weight_names
 from amygdala_readout.weights import read_layer_weights
 
 
-def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths, directions_path, out):
+def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths, directions_path, out, read_at):
     texts = fitting_set(texts_path, concepts_path)
     layers = json.loads(Path(layers_path).read_text())["layers"]
     model_info = json.loads(Path(model_path).read_text())
-    acts = load_rows(shard_paths, texts.text_ids, layers)
+    acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
     with safe_open(directions_path, framework="numpy") as handle:
         fitted = {key: handle.get_tensor(key) for key in handle.keys()}
 
@@ -61,4 +61,5 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
 
 with job_logging(snakemake.log[0]) as log:
     main(snakemake.wildcards.method, snakemake.input.texts, snakemake.input.concepts, snakemake.input.layers,
-         snakemake.input.model, list(snakemake.input.shards), snakemake.input.directions, dict(snakemake.output.items()))
+         snakemake.input.model, list(snakemake.input.shards), snakemake.input.directions, dict(snakemake.output.items()),
+         snakemake.params.read_at)

@@ -1,18 +1,22 @@
 """Validate the corpus; write the table of unique texts, per-concept counts and a report."""
 
+import json
+
 from amygdala_readout import corpus
 from amygdala_readout.logs import job_logging
 from amygdala_readout.store import write_json, write_tsv
 
 
-def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_threshold,
-         texts_path, concepts_path, report_path):
+def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_threshold, thin_concept,
+         texts_path, concepts_path, registers_path, report_path):
     result = corpus.validate(
         corpus_dir,
         n_shards=n_shards,
         min_positives=min_positives,
         min_words=min_words,
         near_duplicate_threshold=near_duplicate_threshold,
+        thin_texts=thin_concept["texts"],
+        thin_registers=thin_concept["registers"],
     )
     for message in result.warnings:
         log.warning("%s", message)
@@ -20,6 +24,7 @@ def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_thres
         log.info("ignored %d file(s) that are not stories: %s", len(result.ignored), ", ".join(result.ignored))
     write_tsv(texts_path, result.texts)
     write_tsv(concepts_path, result.concepts)
+    write_tsv(registers_path, result.registers)
     ok = result.concepts[result.concepts.status == "ok"]
     write_json(report_path, {
         "corpus_fingerprint": corpus.fingerprint(result.texts),
@@ -40,7 +45,9 @@ with job_logging(snakemake.log[0]) as log:
         min_positives=snakemake.params.min_positives,
         min_words=snakemake.params.min_words,
         near_duplicate_threshold=snakemake.params.near_duplicate_threshold,
+        thin_concept=json.loads(snakemake.params.thin_concept),
         texts_path=snakemake.output.texts,
         concepts_path=snakemake.output.concepts,
+        registers_path=snakemake.output.registers,
         report_path=snakemake.output.report,
     )

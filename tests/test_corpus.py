@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from amygdala_readout import corpus
@@ -17,7 +18,7 @@ def test_discover_reads_the_layout_and_ignores_editor_files(tiny_corpus):
 
 
 def test_validate_builds_one_row_per_unique_text(tiny_corpus):
-    result = corpus.validate(tiny_corpus, n_shards=3, min_words=0)
+    result = corpus.validate(tiny_corpus, n_shards=3, min_words=0, thin_texts=0, thin_registers=0)
     assert len(result.texts) == 11
     assert result.texts.text_id.is_unique
     assert set(result.texts.role) == {"positive", "baseline"}
@@ -91,3 +92,53 @@ def test_quality_warnings(tiny_corpus):
 def test_named_words_matches_whole_words_and_prefixes():
     assert corpus.named_words("She was frightened, not afraid.", ["afraid", "frighten*"]) == ["afraid", "frightened"]
     assert corpus.named_words("A sadder saddle.", ["sad", "sadder"]) == ["sadder"]
+
+
+def test_register_comes_from_the_file_name_or_the_scenario_name(tmp_path):
+    from amygdala_readout.corpus import Source, register_of
+
+    assert register_of(Source("stories/fear/text_message_lane.txt", "fear", "positive", "")) == "text_message"
+    assert register_of(Source("stories/fear/chat_x.txt", "fear", "positive", "")) == "chat"
+    assert register_of(Source("stories/fear/lane.txt", "fear", "positive", "")) == "unspecified"
+    assert register_of(Source("stories/fear.txt", "fear", "positive", "")) == "unspecified"
+    assert register_of(Source("paired/diary_bus/fear.txt", "fear", "positive", "diary_bus")) == "diary"
+    assert register_of(Source("paired/bus/fear.txt", "fear", "positive", "bus")) == "unspecified"
+
+
+def test_registers_are_counted_and_thin_concepts_warned(tiny_corpus):
+    (tiny_corpus / "stories" / "fear" / "text_message_lane.txt").write_text("someone is outside. please pick up\n")
+    (tiny_corpus / "stories" / "fear" / "diary_cliff.txt").write_text("The ledge crumbled under my boot.\n")
+    result = corpus.validate(tiny_corpus, n_shards=2, thin_texts=3, thin_registers=2)
+    counts = {(r.concept, r.register): r.n_texts for r in result.registers.itertuples()}
+    assert counts[("fear", "text_message")] == 1 and counts[("fear", "diary")] == 1
+    assert counts[("fear", "unspecified")] == 2
+    thin = [w for w in result.warnings if "thin" in w]
+    assert any("'anger'" in w for w in thin) and not any("'fear'" in w for w in thin)
+    assert set(result.texts.register) >= {"text_message", "diary", "unspecified"}
+
+
+def test_near_duplicates_finds_the_pairs_the_exhaustive_check_finds():
+    from itertools import combinations
+
+    from amygdala_readout.corpus import near_duplicates, shingles
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    base = [list(rng.choice(words, 40)) for _ in range(12)]
+    texts = []
+    for i, b in enumerate(base):  # each base text, and an edited copy of some: overlaps of every size
+        texts.append((f"t{i}", "s1" if i < 3 else "", " ".join(b)))
+        if i % 2:
+            edited = b[: 10 + 2 * i] + list(rng.choice(words, 40 - 10 - 2 * i))
+            texts.append((f"t{i}_copy", "", " ".join(edited)))
+    for threshold in (0.05, 0.2, 0.5):
+        expected = []
+        for (p1, s1, a), (p2, s2, b) in combinations(texts, 2):
+            if s1 and s1 == s2:
+                continue
+            x, y = shingles(a), shingles(b)
+            if len(x & y) / len(x | y) >= threshold:
+                expected.append((p1, p2, round(len(x & y) / len(x | y), 3)))
+        got = near_duplicates(texts, threshold)
+        assert sorted(got) == sorted(expected)
+        assert expected, "the planted copies overlap"

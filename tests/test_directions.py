@@ -5,7 +5,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from amygdala_readout.directions import pooled
+from amygdala_readout.directions import fit, lda, pooled
 from amygdala_readout.package import PackageError, read_package, write_package
 
 
@@ -32,6 +32,38 @@ def test_pooled_recovers_a_planted_direction():
     acts[:50] += direction
     got = pooled(acts, labels, ["x"])
     assert got[0] @ direction > 0.95
+
+
+def test_lda_whitens_the_difference_of_means_by_the_within_class_covariance():
+    """Noise much stronger along one axis than the planted signal: the mean difference points partly
+    along the noise, the discriminant S^-1 (mu_pos - mu_neg) does not, and separates better."""
+    rng = np.random.default_rng(2)
+    hidden, n = 16, 4000
+    mixing = rng.normal(size=(hidden, hidden))
+    noise = rng.normal(size=(3 * n, hidden)) @ mixing  # correlated within-class noise, shared by all classes
+    labels = ["x"] * n + ["y"] * n + [""] * n
+    shift = rng.normal(size=hidden)
+    acts = noise + 5.0
+    acts[:n] += shift
+    acts[n:2 * n] -= shift
+    directions, bias = lda(acts, labels, ["x", "y"])
+    covariance = mixing.T @ mixing
+    for row, sign in ((0, 1), (1, -1)):
+        negatives_mean = (-sign * shift) / 2  # the other concept's shift, averaged with the baselines
+        expected = np.linalg.solve(covariance, sign * shift - negatives_mean)
+        assert directions[row] @ (expected / np.linalg.norm(expected)) > 0.99
+    # better separation than the plain difference of means, in units of within-class spread
+    def separation(v):
+        return ((acts[:n] @ v).mean() - (acts[n:] @ v).mean()) / (acts[:n] @ v).std()
+
+    assert separation(directions[0]) > separation(pooled(acts, labels, ["x"])[0])
+    # the bias puts the threshold halfway between the positives' and the negatives' means
+    center = acts.mean(axis=0)
+    midpoint = (acts[:n].mean(axis=0) + acts[n:].mean(axis=0)) / 2
+    assert (midpoint - center) @ directions[0] + bias[0] == pytest.approx(0, abs=1e-9)
+    fitted = fit("lda", acts, labels, ["x", "y"])
+    np.testing.assert_allclose(fitted.directions, directions)
+    np.testing.assert_allclose(fitted.bias, bias)
 
 
 def test_package_round_trip_keeps_the_contract(tmp_path):

@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from amygdala_readout.evaluate import EvaluationError, accuracy, read_labelled
+import pandas as pd
+
+from amygdala_readout.evaluate import EvaluationError, accuracy, choose_readout, read_labelled
 
 
 def test_accuracy_counts_top1_top3_recall_and_confusion():
@@ -21,6 +23,26 @@ def test_accuracy_counts_top1_top3_recall_and_confusion():
     assert result["recall"] == {"anger": 1.0, "fear": 0.0, "joy": 0.5}
     assert result["confusion"].tolist() == [[1, 0, 0], [1, 0, 0], [1, 0, 1]]
     assert result["chance_top1"] == pytest.approx(1 / 3)
+    # balanced accuracy: the mean of the per-label recalls, not of the texts
+    assert result["balanced"] == pytest.approx((1.0 + 0.0 + 0.5) / 3)
+
+
+def test_choose_readout_takes_each_method_at_its_best_layer_and_ties_to_the_simpler():
+    def rows(method, evaluation, per_layer):
+        return [{"method": method, "evaluation": evaluation, "reading": reading, "scoring": scoring,
+                 "layer": layer, "balanced": value if (reading, scoring) == ("last_token", "centred") else 0.99}
+                for layer, value in per_layer.items() for reading in ("last_token", "all_tokens")
+                for scoring in ("centred", "raw")]
+
+    # lda's mean over the two sets peaks at layer 2 (0.6); probe's at layer 1 (0.55); raw scores and the
+    # all-token reading (0.99) must not count
+    table = pd.DataFrame(rows("lda", "a", {1: 0.4, 2: 0.7}) + rows("lda", "b", {1: 0.6, 2: 0.5})
+                         + rows("probe", "a", {1: 0.6, 2: 0.1}) + rows("probe", "b", {1: 0.5, 2: 0.1}))
+    method, layer, means = choose_readout(table, ("pooled", "lda", "probe"))
+    assert (method, layer) == ("lda", 2)
+    assert means == pytest.approx({"lda": 0.6, "probe": 0.55})
+    tied = pd.DataFrame(rows("probe", "a", {1: 0.6}) + rows("lda", "a", {3: 0.6}))
+    assert choose_readout(tied, ("pooled", "lda", "probe"))[:2] == ("lda", 3)
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".tsv", ".csv"])

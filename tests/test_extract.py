@@ -5,7 +5,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from amygdala_readout.extract import extract, last_token_activations, length_batches, token_activations, tokenize
+from amygdala_readout.extract import (apply_template, extract, last_token_activations, length_batches,
+                                      token_activations, tokenize)
 from amygdala_readout.subspace import text_subspace
 from conftest import TINY_PAIRED, TINY_STORIES
 
@@ -50,6 +51,37 @@ def test_left_right_padding_and_batching_agree(model_and_tokenizer):
         assert right[layer].shape == (len(TEXTS), 32)
         torch.testing.assert_close(left[layer], right[layer], atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(single[layer], right[layer], atol=1e-4, rtol=1e-4)
+
+
+def test_token_means_leave_out_bos_and_sentence_ends_keep_the_last_token(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    texts = ["He froze . She ran !", "The bus arrived at the station", "He froze ."]
+    for padding_side, batch_tokens in (("right", 10_000), ("left", 10_000), ("right", 1)):
+        acts = extract(model, tokenizer, texts, LAYERS, padding_side=padding_side, batch_tokens=batch_tokens)
+        for i, text in enumerate(texts):
+            ids, tokens = token_activations(model, tokenizer, text, LAYERS)
+            pieces = [tokenizer.decode([t]) for t in ids]
+            assert pieces[0] == "[BOS]"
+            ends = [p for p, piece in enumerate(pieces) if piece in {".", "!"}]
+            ends = sorted(set(ends) | {len(ids) - 1})
+            for layer in LAYERS:
+                torch.testing.assert_close(acts.all_tokens[layer][i], tokens[layer][1:].mean(0), atol=1e-4, rtol=1e-4)
+                torch.testing.assert_close(acts.sentence_ends[layer][i], tokens[layer][ends].mean(0),
+                                           atol=1e-4, rtol=1e-4)
+    # "He froze ." : the sentence end is the last token, so that reading is the last token's
+    torch.testing.assert_close(acts.sentence_ends[LAYERS[0]][2], acts.last_token[LAYERS[0]][2])
+
+
+def test_a_template_wraps_every_text(model_and_tokenizer):
+    model, tokenizer = model_and_tokenizer
+    template = "The bus . {text} She ran"
+    assert apply_template(template, "x {y}") == "The bus . x {y} She ran"  # braces in a text stay as they are
+    assert apply_template(None, "x") == "x"
+    wrapped = extract(model, tokenizer, TEXTS[:3], LAYERS, template=template)
+    plain = extract(model, tokenizer, [template.replace("{text}", t) for t in TEXTS[:3]], LAYERS)
+    for layer in LAYERS:
+        torch.testing.assert_close(wrapped.last_token[layer], plain.last_token[layer])
+        assert not torch.allclose(wrapped.last_token[layer], extract(model, tokenizer, TEXTS[:3], LAYERS).last_token[layer])
 
 
 def test_deepest_layer_stops_the_pass(model_and_tokenizer):

@@ -1,5 +1,6 @@
 """The real workflow, through Snakemake, on the tiny model and corpus."""
 
+import itertools
 import json
 import re
 
@@ -9,12 +10,11 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from amygdala_readout.directions import METHODS
 from amygdala_readout.extract import last_token_activations, token_activations
 from amygdala_readout.package import read_package
 from amygdala_readout.subspace import naive_subspace, text_subspace
 from conftest import TINY_PAIRED, TINY_STORIES, run_snakemake
-
-METHODS = ("pooled", "paired_centered", "pca", "subspace", "probe")  # the default list
 
 
 def scheduled(dry_run_output: str) -> dict[str, int]:
@@ -92,14 +92,20 @@ def test_evaluation_numbers_match_a_recomputation(finished_run, tiny_model_dir):
     texts = [t for ts in TINY_STORIES.values() for t in ts]
     truth = [c for c, ts in TINY_STORIES.items() for _ in ts]
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
-    acts = last_token_activations(model, AutoTokenizer.from_pretrained(tiny_model_dir), texts, [1, 2, 3])
-    for layer in (1, 2, 3):
-        for scoring in ("centred", "raw"):
-            scores = readout.scores(acts[layer], layer, centred=scoring == "centred")
-            predicted = [readout.concepts[i] for i in scores.argmax(1).tolist()]  # all 4 concepts are labels
-            expected = np.mean([p == t for p, t in zip(predicted, truth)])
-            row = metrics[(metrics.layer == layer) & (metrics.scoring == scoring)].iloc[0]
-            assert row.top1 == pytest.approx(expected, abs=1e-4) and row.n == 8
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    per_token = [token_activations(model, tokenizer, t, [1, 2, 3])[1] for t in texts]
+    readings = {"last_token": last_token_activations(model, tokenizer, texts, [1, 2, 3]),
+                # every token's score averaged over the text (BOS left out) = the score of the mean
+                "all_tokens": {l: torch.stack([t[l][1:].mean(0) for t in per_token]) for l in (1, 2, 3)}}
+    for (reading, acts), layer, scoring in itertools.product(readings.items(), (1, 2, 3), ("centred", "raw")):
+        scores = readout.scores(acts[layer], layer, centred=scoring == "centred")
+        predicted = [readout.concepts[i] for i in scores.argmax(1).tolist()]  # all 4 concepts are labels
+        hits = [p == t for p, t in zip(predicted, truth)]
+        balanced = np.mean([np.mean([h for h, t in zip(hits, truth) if t == c]) for c in TINY_STORIES])
+        row = metrics[(metrics.reading == reading) & (metrics.layer == layer) & (metrics.scoring == scoring)]
+        assert len(row) == 1
+        assert row.top1.item() == pytest.approx(np.mean(hits), abs=1e-4) and row.n.item() == 8
+        assert row.balanced.item() == pytest.approx(balanced, abs=1e-4)
     assert (finished_run / "results" / "evaluations" / "own" / "pooled" / "confusion.png").stat().st_size > 1000
 
 
@@ -127,6 +133,40 @@ def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, cap
     assert len(lines) == 3 and lines[1].split("\t")[5] == top[0]["concept"]
     assert read.main(args) == 0 and "layer 2 (66.7% depth)" in capsys.readouterr().out
     assert read.main(["--readout", str(package), "--text", "x", "--layer", "0"]) == 2
+
+
+def test_a_reading_template_is_used_for_training_and_evaluation_and_recorded(tmp_path_factory, tiny_model_dir,
+                                                                            capsys):
+    import pandas as pd
+
+    from amygdala_readout import read
+    from amygdala_readout.package import Readout
+
+    template = "The bus arrived . {text} The passengers"
+    run = run_in_new_workdir(tmp_path_factory, tiny_model_dir, methods=["pooled"], template=template,
+                             read_at="sentence_ends")
+    package = run / "results" / "readout" / "pooled"
+    meta = json.loads((package / "readout.json").read_text())
+    assert meta["template"] == template and meta["read_at"] == "sentence_ends"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = [t for ts in TINY_STORIES.values() for t in ts]
+    wrapped = [template.replace("{text}", t) for t in texts]
+    acts = last_token_activations(model, tokenizer, wrapped, [1, 2, 3])
+    metrics = pd.read_csv(run / "results" / "evaluations" / "own" / "pooled" / "metrics.tsv", sep="\t")
+    assert set(metrics.reading) == {"last_token"}  # through a template only its last token is meaningful
+    readout = Readout(package)
+    truth = [c for c, ts in TINY_STORIES.items() for _ in ts]
+    for layer in (1, 2, 3):
+        predicted = [readout.concepts[i] for i in readout.scores(acts[layer], layer).argmax(1).tolist()]
+        row = metrics[(metrics.layer == layer) & (metrics.scoring == "centred")]
+        assert row.top1.item() == pytest.approx(np.mean([p == t for p, t in zip(predicted, truth)]), abs=1e-4)
+    # the reader wraps its text in the package's template too
+    assert read.main(["--readout", str(package), "--text", texts[0], "--layer", "2", "--last", "--format", "json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    expected = readout.scores(acts[2][:1], 2)[0]
+    assert result["tokens"][0]["token"].strip() == "passengers"
+    assert result["tokens"][0]["top"][0]["score"] == pytest.approx(float(expected.max()), rel=1e-3)
 
 
 def meta_concepts(package):
@@ -205,22 +245,29 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
     assert (quality / "subspace" / "eigenvalues.png").stat().st_size > 1000
 
 
-def test_best_package_is_the_method_with_the_best_heldout_accuracy(finished_run):
+def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished_run):
     import pandas as pd
 
-    from amygdala_readout.crossval import choose_method
+    from amygdala_readout.evaluate import choose_readout
 
-    heldout = pd.read_csv(finished_run / "results" / "quality" / "heldout_accuracy.tsv", sep="\t")
-    expected, means = choose_method(heldout, METHODS)
-    best = finished_run / "results" / "readout" / "best"
+    results = finished_run / "results"
+    metrics = pd.concat([pd.read_csv(results / "evaluations" / "own" / m / "metrics.tsv", sep="\t").assign(method=m)
+                         for m in METHODS])
+    assert set(metrics.reading) == {"last_token", "all_tokens", "sentence_ends"}  # raw text: every reading
+    expected, layer, means = choose_readout(metrics, METHODS)
+    best = results / "readout" / "best"
     meta, tensors = read_package(best)
     assert meta["selected_method"] == expected == meta["method"]
-    assert meta["selection"]["heldout_top1_mean"] == pytest.approx(means, abs=1e-4)
-    chosen = finished_run / "results" / "readout" / expected
+    assert meta["best_layer"] == layer and layer in meta["layers"]
+    assert meta["selection"]["balanced_accuracy"] == pytest.approx(means, abs=1e-4)
+    assert max(means.values()) == pytest.approx(means[expected])
+    chosen = results / "readout" / expected
     assert (best / "readout.safetensors").read_bytes() == (chosen / "readout.safetensors").read_bytes()
-    probe_meta, probe_tensors = read_package(finished_run / "results" / "readout" / "probe")
-    assert sorted(probe_meta["bias_tensors"].values()) == [f"layer_{l}.bias" for l in (1, 2, 3)]
-    assert probe_tensors["layer_2.bias"].shape == (4,)
+    for method in ("probe", "lda"):  # the methods with an intercept
+        method_meta, method_tensors = read_package(results / "readout" / method)
+        assert sorted(method_meta["bias_tensors"].values()) == [f"layer_{l}.bias" for l in (1, 2, 3)]
+        assert method_tensors["layer_2.bias"].shape == (4,)
+    assert meta["read_at"] == "last_token" and meta["template"] is None
 
 
 def test_html_report_holds_the_quality_figures(finished_run):
@@ -302,6 +349,12 @@ def test_config_changes_rerun_extraction_only_when_they_change_it(finished_run):
     assert counts == dry_run(finished_run)  # canonical params: two dry runs agree
     assert "validate_corpus" in counts and "extract_activations" not in counts
     config_path.write_text(yaml.safe_dump(config | {"max_length": 64}))
+    counts = dry_run(finished_run)
+    assert counts["extract_activations"] == 3 and counts["extract_evaluation"] == 1
+    config_path.write_text(yaml.safe_dump(config | {"read_at": "all_tokens"}))  # captured in the same pass
+    counts = dry_run(finished_run)
+    assert "extract_activations" not in counts and {"fit_directions", "heldout_accuracy"} <= set(counts)
+    config_path.write_text(yaml.safe_dump(config | {"template": "Text: {text} The emotion is"}))
     counts = dry_run(finished_run)
     assert counts["extract_activations"] == 3 and counts["extract_evaluation"] == 1
     config_path.write_text(yaml.safe_dump(config))

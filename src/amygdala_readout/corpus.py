@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -26,7 +27,12 @@ from .errors import UserError
 
 CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 BASELINE = "baseline"
-TEXT_COLUMNS = ["text_id", "concept", "role", "scenario", "source", "shard", "n_words"]
+TEXT_COLUMNS = ["text_id", "concept", "role", "scenario", "register", "source", "shard", "n_words"]
+# A text's register is the first part of its file name (a scenario's: of its folder name); see
+# amygdala_stories/README.md. Longest first, so that `text_message_x` is not read as `text`.
+REGISTERS = ("text_message", "social_post", "second_person", "interview", "narrative", "dialogue", "review",
+             "letter", "speech", "report", "email", "diary", "chat", "poem")
+UNSPECIFIED = "unspecified"
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -48,6 +54,7 @@ class Source:
 class ValidatedCorpus:
     texts: pd.DataFrame  # one row per unique text, TEXT_COLUMNS
     concepts: pd.DataFrame  # concept, n_positives, status
+    registers: pd.DataFrame = None  # concept, register, n_texts
     warnings: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not stories: hidden and editor files
     skipped: list[str] = field(default_factory=list)  # stories that were empty
@@ -109,6 +116,15 @@ def discover(corpus_dir: str | Path) -> tuple[list[Source], list[str]]:
             _check_name("concept", source.concept, path)
         sources.append(source)
     return sources, ignored
+
+
+def register_of(source: Source) -> str:
+    """The register a file's name (a paired telling's: its scenario's name) starts with."""
+    if source.scenario:
+        name = source.scenario
+    else:  # stories/<concept>/<register>_<slug>.txt; stories/<concept>.txt names no register
+        name = Path(source.path).stem if source.path.count("/") == 2 else ""
+    return next((r for r in REGISTERS if name.startswith(r + "_")), UNSPECIFIED)
 
 
 def shard_of(path: str, n_shards: int) -> int:
@@ -182,14 +198,22 @@ def near_duplicates(
     """Pairs (path, path, jaccard) of texts whose word 5-gram sets overlap at least ``threshold``.
 
     ``items`` are (path, scenario, text). Tellings of one scenario share their events on purpose and
-    are not compared with each other.
+    are not compared with each other. Only pairs that share a 5-gram are compared (an inverted index),
+    which gives the same pairs as comparing all of them, since a pair sharing none has overlap 0.
     """
-    sets = [(path, scenario, shingles(text)) for path, scenario, text in items]
+    sets = [shingles(text) for _, _, text in items]
+    postings: dict[tuple[str, ...], list[int]] = {}
+    for i, grams in enumerate(sets):
+        for gram in grams:
+            postings.setdefault(gram, []).append(i)
+    shared = Counter(pair for members in postings.values() if len(members) > 1
+                     for pair in combinations(members, 2))
     pairs = []
-    for (p1, s1, a), (p2, s2, b) in combinations(sets, 2):
+    for (i, j), common in sorted(shared.items()):
+        (p1, s1, _), (p2, s2, _) = items[i], items[j]
         if s1 and s1 == s2:
             continue
-        jaccard = len(a & b) / len(a | b)
+        jaccard = common / (len(sets[i]) + len(sets[j]) - common)
         if jaccard >= threshold:
             pairs.append((p1, p2, round(jaccard, 3)))
     return pairs
@@ -200,8 +224,10 @@ def validate(
     *,
     n_shards: int,
     min_positives: int = 1,
-    min_words: int = 80,
+    min_words: int = 3,
     near_duplicate_threshold: float = 0.5,
+    thin_texts: int = 12,
+    thin_registers: int = 4,
 ) -> ValidatedCorpus:
     """Read every story, check it, and build the table of unique texts.
 
@@ -264,6 +290,7 @@ def validate(
                 "concept": source.concept,
                 "role": source.role,
                 "scenario": source.scenario,
+                "register": register_of(source),
                 "source": source.path,
                 "shard": shard_of(source.path, n_shards),
                 "n_words": n_words,
@@ -294,12 +321,19 @@ def validate(
             f"concept {row.concept!r}: {row.n_positives} positive text(s), under min_positives="
             f"{min_positives}; skipped (add stories or lower min_positives)"
         )
+    positives = texts[texts.role == "positive"]
+    registers = positives.groupby(["concept", "register"]).size().rename("n_texts").reset_index()
+    for concept, n_texts in counts.items():
+        n_registers = positives[(positives.concept == concept) & (positives.register != UNSPECIFIED)].register.nunique()
+        if n_texts < thin_texts or n_registers < thin_registers:
+            warn(f"concept {concept!r}: thin, {n_texts} text(s) in {n_registers} register(s), under "
+                 f"{thin_texts} in {thin_registers}; write more, in other registers (amygdala_stories/README.md)")
     if not (concepts.status == "ok").any():
         raise CorpusError(
             f"{root}: no concept has at least min_positives={min_positives} positive texts; "
             "add stories under stories/<concept>.txt or lower min_positives in config.yaml"
         )
-    return ValidatedCorpus(texts, concepts, warnings, ignored, skipped)
+    return ValidatedCorpus(texts, concepts, registers, warnings, ignored, skipped)
 
 
 def fingerprint(texts: pd.DataFrame) -> str:

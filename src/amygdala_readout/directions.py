@@ -156,6 +156,37 @@ def pca(activations: np.ndarray, labels: list[str], concepts: list[str], scenari
     return unit_rows(np.stack(rows))
 
 
+def lda(activations: np.ndarray, labels: list[str], concepts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Shrinkage linear discriminant per concept: ``pooled``'s difference of means, whitened by the
+    pooled within-class covariance.
+
+    Classes are the concepts and the baselines (label ""). S = the Ledoit-Wolf estimate
+    (``sklearn.covariance.ledoit_wolf``) of the covariance of the texts centred on their own class
+    mean: what varies between texts of one emotion (topic, register, length) and so should not count
+    as evidence. Per concept c, with mu_pos the mean of its positives and mu_neg of every other text:
+    w_c = S^-1 (mu_pos - mu_neg), v_c = w_c / ||w_c||, and the bias puts the decision threshold halfway
+    between the two means, measured from the centre m (the mean of all texts, the package's centre):
+    bias_c = v_c · (m - (mu_pos + mu_neg) / 2), so (h - m)·v_c + bias_c = v_c·(h - midpoint).
+    Returns (directions (n_concepts, hidden) unit rows, bias (n_concepts,)), float64.
+    """
+    from sklearn.covariance import ledoit_wolf
+
+    acts = np.asarray(activations, dtype=np.float64)
+    masks = _checked_masks(labels, concepts)
+    labels_arr = np.asarray(labels, dtype=object)
+    within = np.empty_like(acts)
+    for label in set(labels):
+        rows = labels_arr == label
+        within[rows] = acts[rows] - acts[rows].mean(axis=0)
+    covariance, _ = ledoit_wolf(within, assume_centered=True)
+    counts = masks.sum(axis=1, keepdims=True)
+    pos_mean = masks.astype(np.float64) @ acts / counts
+    neg_mean = (acts.sum(axis=0) - pos_mean * counts) / (len(labels) - counts)
+    directions = unit_rows(np.linalg.solve(covariance, (pos_mean - neg_mean).T).T)
+    bias = np.einsum("ch,ch->c", directions, acts.mean(axis=0) - (pos_mean + neg_mean) / 2)
+    return directions, bias
+
+
 PROBE_C_GRID = tuple(10.0 ** np.arange(-5, 3))  # inverse L2 strengths tried, on standardised activations
 PROBE_FOLDS = 5
 
@@ -276,7 +307,7 @@ def probe(activations: np.ndarray, labels: list[str], concepts: list[str], group
 
 
 # Simplest first: fewest assumptions and parameters. A tie in held-out accuracy goes to the earlier one.
-METHODS = ("pooled", "paired_centered", "pca", "subspace", "probe")
+METHODS = ("pooled", "paired_centered", "pca", "lda", "subspace", "probe")
 
 
 @dataclass
@@ -296,7 +327,7 @@ def fit(method: str, last_token: np.ndarray, labels: list[str], concepts: list[s
 
     ``bases`` (each text's token subspace) is needed by ``subspace`` only; ``scenarios`` (paired
     scenario per text, "" for a single story) by ``paired_centered`` and ``pca``; ``groups``
-    (cross-validation group per text, ``crossval.text_groups``) by ``probe``, which alone sets ``bias``.
+    (cross-validation group per text, ``crossval.text_groups``) by ``probe``; ``probe`` and ``lda`` set ``bias``.
     """
     if method == "pooled":
         return Fitted(pooled(last_token, labels, concepts))
@@ -310,6 +341,9 @@ def fit(method: str, last_token: np.ndarray, labels: list[str], concepts: list[s
         return Fitted(paired_centered(last_token, labels, concepts, scenarios))
     if method == "pca":
         return Fitted(pca(last_token, labels, concepts, scenarios))
+    if method == "lda":
+        directions, bias = lda(last_token, labels, concepts)
+        return Fitted(directions, bias=bias)
     if method == "probe":
         directions, bias, _ = probe(last_token, labels, concepts, groups)
         return Fitted(directions, bias=bias)

@@ -49,7 +49,8 @@ def read_labelled(path: str | Path, text_column: str, label_column: str, label_m
 
 
 def accuracy(scores: np.ndarray, labels: list[str], concepts: list[str]) -> dict:
-    """Top-1/top-3 accuracy, per-label recall and confusion of argmax over the labels' concepts.
+    """Top-1/top-3 accuracy, balanced accuracy (mean per-label recall: the labels of a real set are
+    rarely balanced), per-label recall and confusion of argmax over the labels' concepts.
 
     ``scores`` is (n_texts, n_concepts) over ``concepts``; only the concepts that occur among the labels
     compete, so a 6-label set is a 6-way choice whatever the readout holds.
@@ -65,7 +66,25 @@ def accuracy(scores: np.ndarray, labels: list[str], concepts: list[str]) -> dict
     np.add.at(confusion, (truth, ranking[:, 0]), 1)
     recall = {n: float(confusion[i, i] / confusion[i].sum()) for i, n in enumerate(names)}
     return {"labels": names, "n": len(labels), "top1": float(top1.mean()), "top3": float(top3.mean()),
-            "recall": recall, "confusion": confusion, "chance_top1": 1.0 / len(names)}
+            "balanced": float(np.mean(list(recall.values()))), "recall": recall, "confusion": confusion,
+            "chance_top1": 1.0 / len(names)}
+
+
+def choose_readout(metrics: pd.DataFrame, simplest_first: tuple[str, ...],
+                   reading: str = "last_token") -> tuple[str, int, dict[str, float]]:
+    """The method and layer that read the evaluation sets best: ``metrics`` holds the rows of every
+    set's metrics.tsv with a ``method`` column; per method and layer, the mean over the sets of the
+    balanced accuracy (centred scores, what a server computes, with the evaluation texts read as
+    ``reading``, the way the directions were fitted); each method at its best layer; the best
+    method, a tie going to the one earlier in ``simplest_first``.
+    Returns (method, layer, {method: its best mean balanced accuracy}) in that order."""
+    rows = metrics[(metrics.scoring == "centred") & (metrics.reading == reading)]
+    per_layer = rows.groupby(["method", "layer"]).balanced.mean()
+    order = sorted(per_layer.index.get_level_values("method").unique(), key=simplest_first.index)
+    best = {m: (float(per_layer[m].max()), int(per_layer[m].idxmax())) for m in order}
+    top = max(score for score, _ in best.values())
+    method = next(m for m in order if np.isclose(best[m][0], top, rtol=0, atol=1e-9))
+    return method, best[method][1], {m: score for m, (score, _) in best.items()}
 
 
 def plot_confusions(confusions: dict[tuple[int, str], np.ndarray], names: list[str], path: str | Path,

@@ -1,12 +1,22 @@
-"""Reading the residual stream at the last real token of each text.
+"""Reading the residual stream of each text: at its last real token, and averaged over its tokens.
 
 What is read: the output of decoder block ``idx`` (the residual stream after that block, before the
-model's final norm), at the last non-pad token. Statistics are float32 whatever the model's dtype.
+model's final norm). Three readings per text (``READINGS``), all captured in the same pass:
+
+- ``last_token``: at the last non-pad token;
+- ``all_tokens``: the mean over the text's tokens, special tokens (BOS) left out. A server that scores
+  every token and averages the scores over a text gets exactly the score of this mean (the score is
+  linear in h);
+- ``sentence_ends``: the mean over the tokens that end a sentence (``. ! ? …``, closing quotes after
+  them) and the last token.
+
+Statistics are float32 whatever the model's dtype.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +27,10 @@ from tqdm import tqdm
 from .layers import find_decoder_layers
 
 log = logging.getLogger(__name__)
+
+
+READINGS = ("last_token", "all_tokens", "sentence_ends")
+SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
 class _StopForward(Exception):
@@ -137,14 +151,28 @@ class Activations:
     """What one pass captures, per layer, float32 on the CPU (subspaces are stored as float16, see ``store``).
 
     last_token: (n_texts, hidden) residual stream after the block at each text's last token.
+    all_tokens, sentence_ends: (n_texts, hidden) means over the text's tokens / its sentence ends.
     head_inputs: (n_texts, n_heads * head_dim) input of the attention output projection at the last
         token (empty when the architecture has no recognisable projection).
     subspaces: per text, its ``text_subspace`` (k_i, hidden), when asked for.
     """
 
     last_token: dict[int, torch.Tensor]
+    all_tokens: dict[int, torch.Tensor] = field(default_factory=dict)
+    sentence_ends: dict[int, torch.Tensor] = field(default_factory=dict)
     head_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
     subspaces: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+
+
+def apply_template(template: str | None, text: str) -> str:
+    """``text`` as the model reads it: wrapped in the reading template (``{text}`` replaced), or as is."""
+    return text if template is None else template.replace("{text}", text)
+
+
+def sentence_end_ids(tokenizer, ids) -> set[int]:
+    """The ids among ``ids`` whose token text ends a sentence."""
+    unique = sorted(set(ids))
+    return {i for i, text in zip(unique, tokenizer.batch_decode([[i] for i in unique])) if SENTENCE_END.search(text)}
 
 
 @torch.inference_mode()
@@ -160,9 +188,12 @@ def extract(
     names: Sequence[str] | None = None,
     heads: bool = False,
     subspace_k: int | None | bool = False,
+    template: str | None = None,
     progress: bool = False,
 ) -> Activations:
     """Read every text once and keep what the methods and diagnostics need (see ``Activations``).
+
+    ``template``: a reading template each text is wrapped in (``apply_template``).
 
     ``subspace_k``: False keeps no subspaces; None keeps each text's full subspace; an int caps it.
     Everything is reduced inside the hooks, so no whole sequence of states outlives its batch.
@@ -171,9 +202,14 @@ def extract(
     layers = sorted(layers)
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
-    token_ids = tokenize(tokenizer, texts, max_length, names)
+    token_ids = tokenize(tokenizer, [apply_template(template, t) for t in texts], max_length, names)
     hidden = model.config.get_text_config().hidden_size
-    result = Activations({layer: torch.empty((len(texts), hidden), dtype=torch.float32) for layer in layers})
+    def empty():
+        return {layer: torch.empty((len(texts), hidden), dtype=torch.float32) for layer in layers}
+
+    result = Activations(empty(), empty(), empty())
+    special = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+    enders = torch.tensor(sorted(sentence_end_ids(tokenizer, [i for t in token_ids for i in t])), dtype=torch.long)
     keep_subspace = subspace_k is not False
     if keep_subspace:
         result.subspaces = {layer: [None] * len(texts) for layer in layers}
@@ -187,9 +223,17 @@ def extract(
         rows = torch.arange(len(batch), device=device)
         last = (mask.shape[1] - 1 - mask.flip(-1).argmax(-1)).to(device)
         real = mask.to(device).bool()
+        content = mask.bool() & ~torch.isin(ids, special)
+        content[torch.arange(len(batch)), last.cpu()] = True  # a text of special tokens only still has one
+        ends = content & torch.isin(ids, enders)
+        ends[torch.arange(len(batch)), last.cpu()] = True
+        weights = {"all_tokens": content, "sentence_ends": ends}
+        weights = {k: (w.float() / w.sum(-1, keepdim=True)).to(device) for k, w in weights.items()}
 
         def on_block(layer, states):
             result.last_token[layer][batch] = states[rows, last].float().cpu()
+            for name, weight in weights.items():  # masked means, in float32
+                getattr(result, name)[layer][batch] = torch.einsum("bt,bth->bh", weight, states.float()).cpu()
             if keep_subspace:
                 for row, text in enumerate(batch):
                     result.subspaces[layer][text] = token_subspace(states[row][real[row]], subspace_k).float().cpu()

@@ -21,7 +21,7 @@ import torch
 
 from . import model_io
 from .errors import UserError
-from .extract import token_activations
+from .extract import apply_template, token_activations
 from .package import Readout
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,9 @@ def read_texts(texts: list[str], readout: Readout, model, tokenizer, layer: int,
     """For each text, each token (or the last): the ``top`` concepts by centred score."""
     results = []
     special = set(tokenizer.all_special_ids)
+    template = readout.meta.get("template")  # a package fitted through a template is read through it
     for text in texts:
-        ids, acts = token_activations(model, tokenizer, text, [layer])
+        ids, acts = token_activations(model, tokenizer, apply_template(template, text), [layer])
         tokens = [tokenizer.decode([i]) for i in ids]
         scores = readout.scores(acts[layer], layer)
         # special tokens (BOS) carry no text, and their huge activations only clutter the view
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", action="append", help="a text to read (repeatable)")
     source.add_argument("--file", type=Path, help="a file with one text per line ('-' for stdin)")
-    parser.add_argument("--layer", type=int, help="block to read; default: the packaged layer nearest mid-depth")
+    parser.add_argument("--layer", type=int, help="block to read; default: the package's best_layer, else the packaged layer nearest mid-depth")
     parser.add_argument("--top", type=int, default=3, help="concepts shown per token (default 3)")
     parser.add_argument("--last", action="store_true", help="show only each text's last token")
     parser.add_argument("--format", choices=["table", "tsv", "json"], default="table")
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         readout = Readout(args.readout)
         layer = args.layer
+        if layer is None and readout.meta.get("best_layer") in readout.layers:
+            layer = readout.meta["best_layer"]
         if layer is None:
             middle = readout.meta.get("model", {}).get("num_layers", 2 * max(readout.layers)) / 2
             layer = min(readout.layers, key=lambda l: abs(l - middle))

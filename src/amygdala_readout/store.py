@@ -51,7 +51,8 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: d
 def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
     """One extraction shard (an ``extract.Activations``), text ids in the metadata. Per layer:
 
-    ``layer_<idx>.last_token`` (n_texts, hidden) float32; ``layer_<idx>.head_inputs`` (n_texts,
+    ``layer_<idx>.last_token``, ``.all_tokens``, ``.sentence_ends`` (n_texts, hidden) float32 (the
+    readings of ``extract.READINGS``); ``layer_<idx>.head_inputs`` (n_texts,
     heads x head_dim) float32, when captured; ``layer_<idx>.subspace`` (Σ k_i, hidden) float16, every
     text's subspace basis stacked in text order, with ``layer_<idx>.subspace_rows`` (n_texts,) = k_i.
     Bases are orthonormal rows, for which float16 (half the disk of float32) is ample: tests check that
@@ -60,6 +61,9 @@ def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
     tensors = {}
     for layer, last in acts.last_token.items():
         tensors[f"layer_{layer}.last_token"] = last.float()
+        for reading in ("all_tokens", "sentence_ends"):
+            if layer in getattr(acts, reading):
+                tensors[f"layer_{layer}.{reading}"] = getattr(acts, reading)[layer].float()
         if layer in acts.head_inputs:
             tensors[f"layer_{layer}.head_inputs"] = acts.head_inputs[layer].float()
         if layer in acts.subspaces:
@@ -98,7 +102,8 @@ def _gather(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequen
 
 
 def load_rows(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int], part: str = "last_token") -> dict[int, np.ndarray]:
-    """{layer: (n_texts, width) float32} of one per-text capture: ``last_token`` or ``head_inputs``."""
+    """{layer: (n_texts, width) float32} of one per-text capture: a reading (``last_token``,
+    ``all_tokens``, ``sentence_ends``) or ``head_inputs``."""
     rows = _gather(paths, text_ids, layers, part, lambda handle, layer, name: handle.get_tensor(name))
     return {layer: np.stack(block) for layer, block in rows.items()}
 
