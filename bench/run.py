@@ -42,6 +42,7 @@ BENCHMARKS = {
     "workflow_timing_pooled": lambda: run(str(BENCH / "workflow_timing.py"), "--methods", "pooled",
                                           "--out", str(RESULTS / "workflow_timing_pooled")),
     "subspace_speed": subspace_speed,
+    "yardstick": lambda: run(str(BENCH / "yardstick.py"), "--sweep", "--template"),
 }
 
 

@@ -10,7 +10,7 @@ package as a server would (argmax over those six rows of (h - center)·v + bias)
   from ../shared, never copied into the repository).
 
 Next to each figure, the ceiling: a supervised logistic probe trained on that set itself (5-fold,
-stratified, standardised activations, the best of a small C grid), what the model can do on that text.
+stratified, standardised activations, the better of two L2 strengths), what the model can do on that text.
 
 Two parts:
 
@@ -60,7 +60,8 @@ REPO = Path(__file__).resolve().parents[1]
 EKMAN = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
 SETS = {"own": REPO / "data" / "own_emotion_eval.jsonl", "meld_dev": REPO.parent / "shared" / "eval" / "meld_dev.jsonl"}
 DEFAULT_TEMPLATE = "Consider the emotion in the following text.\nText: {text}\nThe emotion in this text is"
-CEILING_C = (0.001, 0.01, 0.1, 1.0)
+# two strengths: a grid of 0.001..1 took tens of minutes on MELD and moved the own-set ceiling by 0.013
+CEILING_C = (0.003, 0.03)
 
 
 def read_cached(model, tokenizer, texts: list[str], layers: list[int], cache: Path, max_length: int) -> dict:
@@ -107,7 +108,8 @@ def ceiling(acts: np.ndarray, labels: list[str]) -> float:
     for c in CEILING_C:
         predicted = np.empty(len(labels), dtype=object)
         for train, test in folds.split(acts, labels):
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=2000))
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=300,
+                                                                       tol=1e-3))
             predicted[test] = model.fit(acts[train], labels[train]).predict(acts[test])
         best = max(best, balanced_accuracy_score(labels, predicted.astype(str)))
     return float(best)
@@ -225,8 +227,10 @@ def packages(args, model, tokenizer, model_info) -> None:
     for package_dir in args.packages:
         readout = Readout(package_dir)
         template = readout.meta.get("template")
-        sets = load_sets(model, tokenizer, sorted(readout.layers), args.cache, template, args.max_length)
-        for row in score_package(package_dir, sets, ("last_token",) if template else ("last_token", "all_tokens")):
+        # every block, as the sweep reads them, so that one cache serves both
+        sets = load_sets(model, tokenizer, list(range(model_info["num_layers"])), args.cache, template,
+                         args.max_length)
+        for row in score_package(package_dir, sets, ("last_token",) if template else READINGS):
             rows.append({"package": str(package_dir), "method": readout.meta.get("method"),
                          "template": "template" if template else "raw", **row})
     table = pd.DataFrame(rows)

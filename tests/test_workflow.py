@@ -47,8 +47,8 @@ def run_in_new_workdir(tmp_path_factory, model_dir, **config):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tiny_model_dir):
-    """A full run of the default methods in its own working directory."""
-    return run_in_new_workdir(tmp_path_factory, tiny_model_dir)
+    """A full run of every method in its own working directory."""
+    return run_in_new_workdir(tmp_path_factory, tiny_model_dir, methods=list(METHODS), read_at="last_token")
 
 
 @pytest.fixture(scope="module")
