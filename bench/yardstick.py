@@ -153,14 +153,15 @@ def sweep(args, model, tokenizer, layers, model_info) -> None:
     strings = [corpus.read_story(args.corpus, s) for s in texts.source]
     print(f"corpus: {len(strings)} texts, {len(concepts)} concepts, {len(layers)} blocks")
     rows, ceilings = [], []
-    for template in [None] + ([args.template_text] if args.template else []):
+    templates = ([] if args.template_only else [None]) + ([args.template_text] if args.template else [])
+    for template in templates:
         tag = "template" if template else "raw"
         wrapped = [template.format(text=t) for t in strings] if template else strings
         train = read_cached(model, tokenizer, wrapped, layers, args.cache / f"corpus_{tag}.safetensors",
                             args.max_length)
         sets = load_sets(model, tokenizer, layers, args.cache, template, args.max_length)
         eval_readings = ("last_token",) if template else ("last_token", "all_tokens")
-        for name, (set_labels, acts) in sets.items():
+        for name, (set_labels, acts) in sets.items() if args.ceiling else ():
             for reading in eval_readings:
                 for layer in layers:
                     ceilings.append({"template": tag, "set": name, "eval_reading": reading, "layer": layer,
@@ -212,7 +213,7 @@ def summary(table: pd.DataFrame, ceil: pd.DataFrame, n_texts: int, model_info: d
         mean = group.groupby("layer").balanced_accuracy.mean()
         cells.append(f"{mean.max():.3f} @{mean.idxmax()}")
         lines.append("| " + " | ".join(map(str, key)) + " | " + " | ".join(cells) + " |")
-    for key, group in ceil.groupby(["template", "eval_reading"], sort=False):
+    for key, group in (ceil.groupby(["template", "eval_reading"], sort=False) if len(ceil) else ()):
         cells = []
         for s in sets:
             part = group[group.set == s]
@@ -251,6 +252,9 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="fit every method at every block and score it")
     parser.add_argument("--template", action="store_true", help="also sweep reading through the template")
     parser.add_argument("--template-text", default=DEFAULT_TEMPLATE)
+    parser.add_argument("--template-only", action="store_true", help="with --template: skip the raw readings")
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                        help="skip the supervised ceiling (the slow part once activations are cached)")
     parser.add_argument("--packages", nargs="*", type=Path, default=[], help="packages to score")
     parser.add_argument("--methods", nargs="+", default=["pooled", "paired_centered", "lda", "probe"])
     parser.add_argument("--train-readings", nargs="+", default=list(READINGS), choices=READINGS)
