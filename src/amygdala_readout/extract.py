@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 
 READINGS = ("last_token", "all_tokens", "sentence_ends")
+MEANS = READINGS[1:]  # the readings that average over tokens
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
@@ -227,13 +228,14 @@ def extract(
         content[torch.arange(len(batch)), last.cpu()] = True  # a text of special tokens only still has one
         ends = content & torch.isin(ids, enders)
         ends[torch.arange(len(batch)), last.cpu()] = True
-        weights = {"all_tokens": content, "sentence_ends": ends}
-        weights = {k: (w.float() / w.sum(-1, keepdim=True)).to(device) for k, w in weights.items()}
+        weights = torch.stack([content, ends]).float()  # the means' weights, in the order of MEANS
+        weights = (weights / weights.sum(-1, keepdim=True)).to(device)
 
         def on_block(layer, states):
             result.last_token[layer][batch] = states[rows, last].float().cpu()
-            for name, weight in weights.items():  # masked means, in float32
-                getattr(result, name)[layer][batch] = torch.einsum("bt,bth->bh", weight, states.float()).cpu()
+            means = torch.einsum("kbt,bth->kbh", weights, states.float()).cpu()  # one float32 pass for both
+            for name, mean in zip(MEANS, means):
+                getattr(result, name)[layer][batch] = mean
             if keep_subspace:
                 for row, text in enumerate(batch):
                     result.subspaces[layer][text] = token_subspace(states[row][real[row]], subspace_k).float().cpu()

@@ -61,7 +61,7 @@ def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
     tensors = {}
     for layer, last in acts.last_token.items():
         tensors[f"layer_{layer}.last_token"] = last.float()
-        for reading in ("all_tokens", "sentence_ends"):
+        for reading in ("all_tokens", "sentence_ends"):  # extract.MEANS (not imported: extract imports this)
             if layer in getattr(acts, reading):
                 tensors[f"layer_{layer}.{reading}"] = getattr(acts, reading)[layer].float()
         if layer in acts.head_inputs:
