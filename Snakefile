@@ -27,6 +27,7 @@ localrules:
     fit_directions,
     package_readout,
     select_readout,
+    publish_readout,
     evaluate_readout,
     heldout_summary,
     plot_spectra,

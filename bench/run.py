@@ -43,6 +43,7 @@ BENCHMARKS = {
                                           "--out", str(RESULTS / "workflow_timing_pooled")),
     "subspace_speed": subspace_speed,
     "yardstick": lambda: run(str(BENCH / "yardstick.py"), "--sweep", "--template"),
+    "dry_run_scale": lambda: run(str(BENCH / "dry_run_scale.py")),
 }
 
 

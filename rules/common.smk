@@ -6,34 +6,29 @@ from snakemake.utils import validate
 
 # The library (src/amygdala_readout, installed by `make setup` with `pip install -e .`) does the work;
 # rules and scripts only connect it to files.
-import amygdala_readout
 from amygdala_readout import corpus as corpus_lib
+from amygdala_readout.digests import code_digest, file_digest
 from amygdala_readout.config import check_config
 from amygdala_readout.evaluate import read_labelled
-from amygdala_readout.model_io import model_kind
+from amygdala_readout.model_io import gpu_visible, source_fingerprint
 
-LIBRARY = Path(amygdala_readout.__file__).parent
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+SCRIPTS = Path(workflow.basedir) / "scripts"
 
 # Config and corpus errors stop the run here, before any job starts, each with a one-line message.
+# Parsing does discovery only (paths, texts, hashes, labels); the validate_corpus job adds the warnings.
 check_config(config, SCHEMA)
 validate(config, SCHEMA)  # fills in defaults
-model_kind(config["model"])  # a model path that does not exist
-
+MODEL_FILES = source_fingerprint(config["model"])  # also: a model path that does not exist
+# Extraction jobs take turns on a GPU (the local profile allows one); without one they run side by side.
+GPU_JOBS = 1 if config["device"] != "cpu" and gpu_visible() else 0
 SHARDS = [f"{k:02d}" for k in range(config["n_shards"])]
-CORPUS_SOURCES, _ = corpus_lib.discover(config["corpus_dir"])
-# warnings are reported by the validate_corpus job
-CORPUS = corpus_lib.validate(
-    config["corpus_dir"],
-    n_shards=config["n_shards"],
-    min_positives=config["min_positives"],
-    min_words=config["min_words"],
-    near_duplicate_threshold=config["near_duplicate_threshold"],
-)
+SCAN = corpus_lib.scan(config["corpus_dir"])
+CORPUS = corpus_lib.label_texts(SCAN, n_shards=config["n_shards"], min_positives=config["min_positives"])
 EVALUATIONS = {e["name"]: e for e in config["evaluations"]}
 # (evaluation, method) pairs, in a fixed order: select_readout reads their metrics
 EVALUATION_METHODS = [(e, m) for e in sorted(EVALUATIONS) for m in config["methods"]]
-for evaluation in EVALUATIONS.values():  # labels that match no concept, missing columns
+for evaluation in EVALUATIONS.values():  # unreadable files, labels that match no concept, missing columns
     read_labelled(
         evaluation["path"],
         evaluation["text_column"],
@@ -43,29 +38,19 @@ for evaluation in EVALUATIONS.values():  # labels that match no concept, missing
     )
 
 
-def corpus_files():
-    """Every story file and the concept table: what validation reads."""
-    files = [str(Path(config["corpus_dir"]) / s.path) for s in CORPUS_SOURCES]
-    table = Path(config["corpus_dir"]) / "concepts.tsv"
-    return files + ([str(table)] if table.exists() else [])
+# Reruns are decided by content: each job's params carry `upstream`, a hash of everything its result
+# is computed from (story texts, the model's files, config values, the code of this job's script and
+# of every job before it). The profiles leave out Snakemake's "mtime" and "input" triggers, so a
+# touched or copied file reruns nothing and a changed one reruns exactly what depends on it, even
+# when a run stopped half-way last time.
+def digest(*parts):
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def shard_stories(wildcards):
-    """The story files of one shard: editing or adding a story reruns its shard and no other."""
-    shard = int(wildcards.shard)
-    return [
-        str(Path(config["corpus_dir"]) / s.path)
-        for s in CORPUS_SOURCES
-        if corpus_lib.shard_of(s.path, config["n_shards"]) == shard
-    ]
-
-
-def library_code(*modules):
-    """Hash of library modules, as a param: Snakemake notices edited scripts, not the code they import."""
-    digest = hashlib.sha256()
-    for module in modules:
-        digest.update((LIBRARY / f"{module}.py").read_bytes())
-    return digest.hexdigest()[:16]
+def code(script):
+    """The script's hash with every library module it imports (read from its imports)."""
+    return code_digest(SCRIPTS / f"{script}.py")
 
 
 def extraction_settings():
@@ -82,6 +67,92 @@ def capture_settings():
     else:
         subspace_k = None if config["subspace_k"] == "all" else config["subspace_k"]
     return {"heads": True, "subspace_k": subspace_k}
+
+
+def package_config():
+    """The config a package records: all of it but which methods run and how the best is chosen,
+    which do not change any one method's package (adding a method repackages no other)."""
+    return json.dumps({k: v for k, v in config.items() if k not in ("methods", "evaluations")}, sort_keys=True)
+
+
+def eigen_k(method):
+    return config["eigen_k"] if method == "subspace" else None
+
+
+def corpus_settings():
+    keys = ("n_shards", "min_positives", "min_words", "near_duplicate_threshold", "thin_concept")
+    return {key: config[key] for key in keys}
+
+
+MODEL = digest(config["model"], MODEL_FILES, config["trust_remote_code"], code("prepare_model"))
+LAYERS = digest(MODEL, config["layers"], code("resolve_layers"))
+TABLES = digest(SCAN.digest(), corpus_settings(), code("validate_corpus"))
+EXTRACTION = digest(LAYERS, extraction_settings(), capture_settings(), code("extract_activations"))
+SHARD = {
+    shard: digest(EXTRACTION, SCAN.shard_digest(int(shard), config["n_shards"]))
+    for shard in SHARDS
+}
+ACTIVATIONS = digest(TABLES, sorted(SHARD.values()))
+DIRECTIONS = {
+    method: digest(ACTIVATIONS, method, eigen_k(method), config["read_at"], code("fit_directions"))
+    for method in config["methods"]
+}
+PACKAGE = {
+    method: digest(
+        DIRECTIONS[method], package_config(), code("package_readout")
+    )
+    for method in config["methods"]
+}
+HELDOUT = {
+    method: digest(
+        ACTIVATIONS,
+        method,
+        eigen_k(method),
+        config["read_at"],
+        config["cv_folds"],
+        code("heldout_accuracy"),
+    )
+    for method in config["methods"]
+}
+QUALITY = {
+    method: digest(DIRECTIONS[method], MODEL, code("quality_report"))
+    for method in config["methods"]
+}
+EVALUATION_TEXTS = {
+    name: digest(
+        LAYERS,
+        file_digest(e["path"]),
+        e["text_column"],
+        extraction_settings(),
+        code("extract_evaluation"),
+    )
+    for name, e in EVALUATIONS.items()
+}
+METRICS = {
+    (name, method): digest(
+        EVALUATION_TEXTS[name],
+        PACKAGE[method],
+        e["label_column"],
+        e["label_map"],
+        code("evaluate_readout"),
+    )
+    for name, e in EVALUATIONS.items()
+    for method in config["methods"]
+}
+SUMMARY = digest(sorted(HELDOUT.items()), code("heldout_summary"))
+SELECTION = digest(
+    SUMMARY, sorted(PACKAGE.items()), sorted(METRICS.values()), code("select_readout")
+)
+
+
+def shard_stories(wildcards):
+    """The story files of one shard: editing or adding a story reruns its shard and no other."""
+    shard = int(wildcards.shard)
+    return [
+        str(Path(config["corpus_dir"]) / s.path)
+        for s in SCAN.sources
+        if corpus_lib.shard_of(s.path, config["n_shards"]) == shard
+    ]
 
 
 def quality_targets():

@@ -8,8 +8,10 @@ rule extract_evaluation:
     params:
         text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
         extraction=extraction_settings(),
-        code=library_code("extract", "model_io", "layers", "store", "evaluate", "weights"),
+        upstream=lambda wildcards: EVALUATION_TEXTS[wildcards.evaluation],
     threads: 4
+    resources:
+        gpu=GPU_JOBS,
     log:
         "results/logs/extract_evaluation/{evaluation}.log",
     benchmark:
@@ -47,7 +49,7 @@ rule evaluate_readout:
         text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
         label_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["label_column"],
         label_map=lambda wildcards: json.dumps(EVALUATIONS[wildcards.evaluation]["label_map"], sort_keys=True),
-        code=library_code("evaluate", "package", "store", "corpus"),
+        upstream=lambda wildcards: METRICS[(wildcards.evaluation, wildcards.method)],
     log:
         "results/logs/evaluate_readout/{evaluation}/{method}.log",
     conda:

@@ -1,6 +1,7 @@
 # Extraction reads its shard's story files itself and does not depend on validate_corpus: Snakemake
 # reruns everything downstream of a job that reruns, and validation reruns on every story edit.
-# Corpus errors still stop the run before any job starts (common.smk validates while parsing).
+# Corpus errors still stop the run before any job starts (common.smk reads and labels every story
+# while parsing).
 rule extract_activations:
     input:
         stories=shard_stories,
@@ -11,8 +12,12 @@ rule extract_activations:
     params:
         extraction=extraction_settings(),
         captures=capture_settings(),
-        code=library_code("extract", "model_io", "layers", "store", "corpus", "weights"),
+        # the shard's story texts: changes when one of them is edited, added or removed
+        texts=lambda wildcards: SCAN.shard_digest(int(wildcards.shard), config["n_shards"]),
+        upstream=lambda wildcards: SHARD[wildcards.shard],
     threads: 4
+    resources:
+        gpu=GPU_JOBS,
     log:
         "results/logs/extract_activations/shard_{shard}.log",
     benchmark:

@@ -7,9 +7,9 @@ rule fit_directions:
     output:
         "results/directions/{method}.safetensors",
     params:
-        eigen_k=lambda wildcards: config["eigen_k"] if wildcards.method == "subspace" else None,
+        eigen_k=lambda wildcards: eigen_k(wildcards.method),
         read_at=config["read_at"],
-        code=library_code("directions", "subspace", "crossval", "store", "corpus"),
+        upstream=lambda wildcards: DIRECTIONS[wildcards.method],
     log:
         "results/logs/fit_directions/{method}.log",
     benchmark:

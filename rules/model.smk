@@ -5,7 +5,7 @@ rule prepare_model:
         model=config["model"],
         trust_remote_code=config["trust_remote_code"],
         work_dir=lambda wildcards, output: str(Path(output.info).parent),
-        code=library_code("model_io", "weights"),
+        upstream=MODEL,
     log:
         "results/logs/prepare_model.log",
     benchmark:
@@ -23,7 +23,7 @@ rule resolve_layers:
         layers="results/model/layers.json",
     params:
         layers=config["layers"],
-        code=library_code("layers"),
+        upstream=LAYERS,
     log:
         "results/logs/resolve_layers.log",
     conda:

@@ -37,7 +37,7 @@ rule quality_report:
         ),
     params:
         read_at=config["read_at"],
-        code=library_code("quality", "plots", "weights", "model_io", "store", "corpus"),
+        upstream=lambda wildcards: QUALITY[wildcards.method],
     log:
         "results/logs/quality_report/{method}.log",
     benchmark:
@@ -65,9 +65,9 @@ rule heldout_accuracy:
         ),
     params:
         folds=config["cv_folds"],
-        eigen_k=lambda wildcards: config["eigen_k"] if wildcards.method == "subspace" else None,
+        eigen_k=lambda wildcards: eigen_k(wildcards.method),
         read_at=config["read_at"],
-        code=library_code("crossval", "directions", "subspace", "store", "corpus", "evaluate"),
+        upstream=lambda wildcards: HELDOUT[wildcards.method],
     log:
         "results/logs/heldout_accuracy/{method}.log",
     benchmark:
@@ -95,7 +95,8 @@ rule heldout_summary:
             labels={"method": "all", "figure": "per layer"},
         ),
     params:
-        code=library_code("plots"),
+        methods=config["methods"],
+        upstream=SUMMARY,
     log:
         "results/logs/heldout_summary.log",
     conda:
@@ -116,7 +117,7 @@ rule plot_spectra:
             labels={"method": "subspace", "figure": "eigenvalue spectra"},
         ),
     params:
-        code=library_code("plots"),
+        upstream=lambda wildcards: digest(DIRECTIONS["subspace"], code("plot_spectra")),
     log:
         "results/logs/plot_spectra.log",
     conda:

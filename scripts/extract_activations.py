@@ -8,11 +8,14 @@ from amygdala_readout.extract import extract_to_file
 from amygdala_readout.logs import job_logging
 
 
-def main(corpus_dir, story_paths, model_info_path, layers_path, out_path, **settings):
+def main(corpus_dir, story_paths, expected_digest, model_info_path, layers_path, out_path, **settings):
+    relative = [Path(path).relative_to(corpus_dir).as_posix() for path in story_paths]
+    texts = {rel: corpus.read_story(corpus_dir, rel) for rel in relative}
+    if corpus.texts_digest(texts) != expected_digest:
+        raise corpus.CorpusError(f"{corpus_dir}: stories of shard {Path(out_path).stem} changed while the run "
+                                 "was under way; run snakemake again, and their jobs rerun")
     records = {}  # text_id -> (source, text): a text told twice is read once
-    for path in story_paths:
-        rel = Path(path).relative_to(corpus_dir).as_posix()
-        text = corpus.read_story(corpus_dir, rel)
+    for rel, text in texts.items():
         if text:  # empty files are reported by validation
             records.setdefault(corpus.text_id(text), (rel, text))
     extract_to_file(
@@ -26,6 +29,7 @@ with job_logging(snakemake.log[0]) as log:
     main(
         snakemake.config["corpus_dir"],
         list(snakemake.input.stories),
+        snakemake.params.texts,
         snakemake.input.model,
         snakemake.input.layers,
         snakemake.output[0],

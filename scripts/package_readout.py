@@ -32,7 +32,7 @@ def main(directions_path, model_info_path, layers_path, validation_path, out_dir
         "template": config["template"],
         "layer_depth_percent": layer_info["depth_percent"],
         "model": {k: model[k] for k in ("spec", "kind", "load_path", "model_type", "num_layers", "hidden_size",
-                                         "fingerprint")},
+                                         "fingerprint", "files")},
         "corpus": {k: validation[k] for k in ("corpus_fingerprint", "n_texts", "n_concepts", "n_baselines")},
         "config": config,
         "versions": {"amygdala_readout": __version__, **{p: version(p) for p in ("torch", "transformers", "safetensors")}},

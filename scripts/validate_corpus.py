@@ -7,7 +7,7 @@ from amygdala_readout.logs import job_logging
 from amygdala_readout.store import write_json, write_tsv
 
 
-def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_threshold, thin_concept,
+def main(corpus_dir, expected_digest, *, n_shards, min_positives, min_words, near_duplicate_threshold, thin_concept,
          texts_path, concepts_path, registers_path, report_path):
     result = corpus.validate(
         corpus_dir,
@@ -18,10 +18,13 @@ def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_thres
         thin_texts=thin_concept["texts"],
         thin_registers=thin_concept["registers"],
     )
+    if result.digest != expected_digest:
+        raise corpus.CorpusError(f"{corpus_dir}: stories changed while the run was under way; run snakemake "
+                                 "again, and the jobs of the changed ones rerun")
     for message in result.warnings:
         log.warning("%s", message)
-    if result.ignored:
-        log.info("ignored %d file(s) that are not stories: %s", len(result.ignored), ", ".join(result.ignored))
+    for path, reason in result.ignored.items():
+        log.info("not read: %s (%s)", path, reason)
     write_tsv(texts_path, result.texts)
     write_tsv(concepts_path, result.concepts)
     write_tsv(registers_path, result.registers)
@@ -41,6 +44,7 @@ def main(corpus_dir, *, n_shards, min_positives, min_words, near_duplicate_thres
 with job_logging(snakemake.log[0]) as log:
     main(
         snakemake.config["corpus_dir"],
+        snakemake.params.corpus,
         n_shards=snakemake.params.n_shards,
         min_positives=snakemake.params.min_positives,
         min_words=snakemake.params.min_words,

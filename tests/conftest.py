@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +115,19 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True, env: dict | Non
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
+
+
+def make_workdir(root: Path, model_dir: Path, **config) -> Path:
+    """A tiny workdir with its own copy of the model and an evaluation set, both at relative paths."""
+    shutil.copytree(model_dir, root / "model")
+    rows = [{"text": text, "label": concept} for concept, texts in TINY_STORIES.items() for text in texts]
+    (root / "eval.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return tiny_workdir(root, "model", evaluations=[{"name": "own", "path": "eval.jsonl"}], **config)
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory, tiny_model_dir) -> Path:
+    """A finished run of the tiny workdir (pooled, one evaluation set). Tests change copies of it."""
+    workdir = make_workdir(tmp_path_factory.mktemp("finished"), tiny_model_dir)
+    run_snakemake(workdir)
+    return workdir

@@ -15,6 +15,7 @@ positives plus all baselines. Each unique text (after normalisation) gets one ro
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class ValidatedCorpus:
     warnings: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not stories: hidden and editor files
     skipped: list[str] = field(default_factory=list)  # stories that were empty
+    digest: str = ""  # Scan.digest() of what was read
 
 
 def is_ignored_name(name: str) -> bool:
@@ -74,31 +76,64 @@ def _check_name(kind: str, name: str, path: Path) -> None:
         raise CorpusError(f"{path}: {kind} name {name!r} is not valid; use {NAME_RULE}")
 
 
-def discover(corpus_dir: str | Path) -> tuple[list[Source], list[str]]:
-    """List the story files of the corpus in a stable order, and the files that were ignored.
+TOP_LEVEL = ("stories", "paired", "concepts.tsv")
 
-    Raises CorpusError for anything outside the layout, invalid names, and links leading out of the
-    corpus, so that no name from the corpus can ever point a path elsewhere.
+
+def _ignore_reason(rel: str, is_dir: bool) -> str | None:
+    """Why a corpus entry is not read, or None when it is part of the layout."""
+    parts = rel.split("/")
+    if any(is_ignored_name(p) for p in parts):
+        return "hidden or editor file"
+    if parts[0] not in TOP_LEVEL:
+        return "outside stories/ and paired/"
+    if not is_dir and parts[0] != "concepts.tsv" and not rel.endswith(".txt"):
+        return "not a .txt file"
+    return None
+
+
+def discover(corpus_dir: str | Path) -> tuple[list[Source], dict[str, str]]:
+    """List the story files of the corpus in a stable order, and every other entry with why it is not read.
+
+    Raises CorpusError for anything outside the layout, invalid names, unreadable folders, and links
+    leading out of the corpus, so that no name from the corpus can ever point a path elsewhere. Linked
+    folders inside the corpus are followed.
     """
     root = Path(corpus_dir)
     if not root.is_dir():
         raise CorpusError(f"{root}: corpus folder not found; set `corpus_dir` in config.yaml")
     real_root = root.resolve()
+
+    def unreadable(err: OSError) -> None:
+        raise CorpusError(f"{err.filename}: cannot read this folder ({err.strerror}); fix its permissions "
+                          "(chmod -R u+rX) or move it out of the corpus")
+
+    entries: list[tuple[Path, bool]] = []
+    walked: set[Path] = set()
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):
+        here = Path(folder)
+        walked.add(here.resolve())
+        for name in dirs + files:
+            path = here / name
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                raise CorpusError(f"{path}: a link to {path.resolve()}, outside the corpus; copy it in instead")
+        entries += [(here / name, True) for name in dirs] + [(here / name, False) for name in files]
+        # ignored folders are listed, not walked; a link back to a folder already walked would loop
+        dirs[:] = sorted(d for d in dirs if _ignore_reason((here / d).relative_to(root).as_posix(), True) is None
+                         and (here / d).resolve() not in walked)
     sources: list[Source] = []
-    ignored: list[str] = []
-    for path in sorted(root.rglob("*")):
+    ignored: dict[str, str] = {}
+    for path, is_dir in sorted(set(entries)):
         rel = path.relative_to(root).as_posix()
         parts = rel.split("/")
-        if parts[0] not in ("stories", "paired"):
+        reason = _ignore_reason(rel, is_dir)
+        if reason:
+            ignored[rel + ("/" if is_dir else "")] = reason
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-            raise CorpusError(f"{path}: a link to {path.resolve()}, outside the corpus; copy the file in instead")
-        if any(is_ignored_name(p) for p in parts) or (path.is_file() and path.suffix != ".txt"):
-            ignored.append(rel)
-            continue
-        if path.is_dir():
+        if is_dir:
             if len(parts) > 2:
                 raise CorpusError(f"{path}: folders nest deeper than the layout; use {LAYOUT}")
+            continue
+        if rel == "concepts.tsv":
             continue
         stem = path.stem
         if parts[0] == "stories" and len(parts) == 2:
@@ -162,19 +197,49 @@ def words_of(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+CONCEPT_TABLE_COLUMNS = ("concept", "definition", "words")
+
+
+def parse_concept_table(raw: bytes, path: Path) -> pd.DataFrame:
+    """``concepts.tsv``: concept, definition, words (comma-separated; ``x*`` matches any x...).
+
+    Parsed line by line rather than by pandas, which shifts a table whose row has a stray tab.
+    """
+    fix = "the header is concept<TAB>definition<TAB>words, one concept per line"
+    if b"\x00" in raw[:4096]:
+        raise CorpusError(f"{path}: not UTF-8 text (UTF-16?); save it as UTF-8 ({fix})")
+    try:
+        lines = raw.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        raise CorpusError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from None
+    if not any(line.strip() for line in lines):
+        raise CorpusError(f"{path}: empty; {fix}, or delete the file")
+    header = lines[0].split("\t")
+    missing = [c for c in CONCEPT_TABLE_COLUMNS if c not in header]
+    if missing:
+        raise CorpusError(f"{path}:1: missing columns {missing}; {fix}")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise CorpusError(f"{path}:{number}: {len(fields)} fields, the header has {len(header)}; "
+                              "a tab inside a field? use commas or spaces there")
+        rows.append(dict(zip(header, fields), line=number))
+    table = pd.DataFrame(rows, columns=[*header, "line"])
+    duplicated = table[table["concept"].duplicated()]
+    if len(duplicated):
+        first = duplicated.iloc[0]
+        raise CorpusError(f"{path}:{first.line}: concept {first.concept!r} listed twice; keep one row each")
+    return table
+
+
 def read_concept_table(corpus_dir: str | Path) -> pd.DataFrame | None:
-    """``concepts.tsv``: concept, definition, words (comma-separated; ``x*`` matches any x...)."""
     path = Path(corpus_dir) / "concepts.tsv"
     if not path.exists():
         return None
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = {"concept", "definition", "words"} - set(table.columns)
-    if missing:
-        raise CorpusError(f"{path}: missing columns {sorted(missing)}; the header is concept<TAB>definition<TAB>words")
-    duplicated = table["concept"][table["concept"].duplicated()].tolist()
-    if duplicated:
-        raise CorpusError(f"{path}: concepts listed twice: {duplicated}; keep one row each")
-    return table
+    return parse_concept_table(path.read_bytes(), path)
 
 
 def named_words(text: str, forbidden: list[str]) -> list[str]:
@@ -219,6 +284,99 @@ def near_duplicates(
     return pairs
 
 
+def texts_digest(texts: dict[str, str]) -> str:
+    """Hash of files' paths and normalised texts ({path: text})."""
+    return hashlib.sha256(repr(sorted((p, text_id(t)) for p, t in texts.items())).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Scan:
+    """What the workflow learns about the corpus while it parses: each story file's normalised text
+    ("" when empty) and the concept table. Enough for content hashes; the checks are ``validate``'s."""
+
+    root: Path
+    sources: list[Source]
+    texts: dict[str, str]  # path -> normalised text
+    ignored: dict[str, str]  # path -> why it is not read
+    concept_table: pd.DataFrame | None
+    table_bytes: bytes
+
+    def text_ids(self) -> dict[str, str]:
+        return {path: text_id(text) for path, text in self.texts.items()}
+
+    def shard_digest(self, shard: int, n_shards: int) -> str:
+        """Hash of one shard's files and contents: changes exactly when that shard must be re-extracted."""
+        return texts_digest({p: t for p, t in self.texts.items() if shard_of(p, n_shards) == shard})
+
+    def digest(self) -> str:
+        """Hash of every story file's path and content, and of the concept table."""
+        digest = hashlib.sha256(repr(sorted(self.text_ids().items())).encode())
+        digest.update(self.table_bytes)
+        return digest.hexdigest()[:16]
+
+
+def scan(corpus_dir: str | Path) -> Scan:
+    """Discover the corpus and read every story once (a decoding error names the file)."""
+    root = Path(corpus_dir)
+    sources, ignored = discover(root)
+    table_path = root / "concepts.tsv"
+    table_bytes = table_path.read_bytes() if table_path.is_file() else b""
+    table = parse_concept_table(table_bytes, table_path) if table_path.is_file() else None
+    texts = {}
+    for source in sources:
+        path = root / source.path
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise CorpusError(f"{path}: cannot read it ({err.strerror}); fix its permissions or remove it") from None
+        texts[source.path] = normalise(raw, path)
+    return Scan(root, sources, texts, ignored, table, table_bytes)
+
+
+def label_texts(found: Scan, *, n_shards: int, min_positives: int = 1) -> ValidatedCorpus:
+    """The table of unique texts and the concepts with enough of them: the checks that stop a run.
+
+    Cheap enough to run while the workflow parses; ``validate`` adds the warnings.
+    """
+    root = found.root
+    rows: list[dict] = []
+    skipped: list[str] = []
+    warnings: list[str] = []
+    first_source: dict[str, Source] = {}
+    for source in found.sources:
+        path = root / source.path
+        text = found.texts[source.path]
+        if not text:
+            warnings.append(f"{path}: empty file, skipped; write the story or delete the file")
+            skipped.append(source.path)
+            continue
+        tid = text_id(text)
+        if tid in first_source:
+            other = first_source[tid]
+            if other.concept != source.concept or other.role != source.role:
+                raise CorpusError(
+                    f"{path}: the same text as {root / other.path} but labelled "
+                    f"{source.concept or source.role!r} instead of {other.concept or other.role!r}; "
+                    "delete one of them or rewrite it"
+                )
+            warnings.append(f"{path}: the same text as {root / other.path}; it is used once")
+            continue
+        first_source[tid] = source
+        rows.append({"text_id": tid, "concept": source.concept, "role": source.role, "scenario": source.scenario,
+                     "register": register_of(source), "source": source.path,
+                     "shard": shard_of(source.path, n_shards), "n_words": 0})
+    texts = pd.DataFrame(rows, columns=TEXT_COLUMNS)
+    counts = texts[texts.role == "positive"].groupby("concept").size()
+    concepts = pd.DataFrame({"concept": counts.index, "n_positives": counts.values})
+    concepts["status"] = ["ok" if n >= min_positives else "too_few_positives" for n in concepts.n_positives]
+    if not (concepts.status == "ok").any():
+        raise CorpusError(
+            f"{root}: no concept has at least min_positives={min_positives} positive texts; "
+            "add stories under stories/<concept>.txt or lower min_positives in config.yaml"
+        )
+    return ValidatedCorpus(texts, concepts, None, warnings, found.ignored, skipped)
+
+
 def validate(
     corpus_dir: str | Path,
     *,
@@ -233,70 +391,37 @@ def validate(
 
     Raises CorpusError for what cannot be used; collects warnings for what can.
     """
-    root = Path(corpus_dir)
-    sources, ignored = discover(root)
-    concept_table = read_concept_table(root)
-    forbidden = {}
-    if concept_table is not None:
-        forbidden = {
-            row.concept: [w.strip().lower() for w in row.words.split(",") if w.strip()]
-            for row in concept_table.itertuples()
-        }
-    warnings: list[str] = []
+    found = scan(corpus_dir)
+    result = label_texts(found, n_shards=n_shards, min_positives=min_positives)
+    root, texts, warnings = found.root, result.texts, result.warnings
     warn = warnings.append
-
-    rows: list[dict] = []
-    skipped: list[str] = []
-    bodies: dict[str, str] = {}
-    first_source: dict[str, Source] = {}
-    scenarios: dict[str, list[Source]] = {}
-    for source in sources:
-        path = root / source.path
-        text = read_story(root, source.path)
-        if not text:
-            warn(f"{path}: empty file, skipped; write the story or delete the file")
-            skipped.append(source.path)
-            continue
-        if source.scenario:
-            scenarios.setdefault(source.scenario, []).append(source)
-        tid = text_id(text)
-        if tid in first_source:
-            other = first_source[tid]
-            if other.concept != source.concept or other.role != source.role:
-                raise CorpusError(
-                    f"{path}: the same text as {root / other.path} but labelled "
-                    f"{source.concept or source.role!r} instead of {other.concept or other.role!r}; "
-                    "delete one of them or rewrite it"
-                )
-            warn(f"{path}: the same text as {root / other.path}; it is used once")
-            continue
-        first_source[tid] = source
-        bodies[tid] = text
-        n_words = len(words_of(text))
-        if n_words < min_words:
-            warn(f"{path}: {n_words} words, under {min_words}; a story needs room to carry its emotion")
-        if source.role == "positive":
-            if concept_table is not None and source.concept not in forbidden:
-                warn(f"{path}: concept {source.concept!r} has no row in concepts.tsv; add one")
-            hits = named_words(text, forbidden.get(source.concept, []))
+    for rel, reason in found.ignored.items():
+        if reason == "not a .txt file":
+            warn(f"{root / rel}: not read, only .txt files are stories; rename it to .txt if it is one")
+        elif reason.startswith("outside") and rel.endswith("/"):
+            warn(f"{root / rel}: a folder outside stories/ and paired/, not read; move its stories there")
+    table = found.concept_table
+    forbidden = {}
+    if table is not None:
+        forbidden = {row.concept: [w.strip().lower() for w in row.words.split(",") if w.strip()]
+                     for row in table.itertuples()}
+    bodies = {row.text_id: found.texts[row.source] for row in texts.itertuples()}
+    texts["n_words"] = [len(words_of(bodies[tid])) for tid in texts.text_id]
+    for row in texts.itertuples():
+        path = root / row.source
+        if row.n_words < min_words:
+            warn(f"{path}: {row.n_words} words, under {min_words}; a story needs room to carry its emotion")
+        if row.role == "positive":
+            if table is not None and row.concept not in forbidden:
+                warn(f"{path}: concept {row.concept!r} has no row in concepts.tsv; add one")
+            hits = named_words(bodies[row.text_id], forbidden.get(row.concept, []))
             if hits:
-                warn(
-                    f"{path}: names its own concept ({', '.join(hits)}); "
-                    "show the emotion through events instead"
-                )
-        rows.append(
-            {
-                "text_id": tid,
-                "concept": source.concept,
-                "role": source.role,
-                "scenario": source.scenario,
-                "register": register_of(source),
-                "source": source.path,
-                "shard": shard_of(source.path, n_shards),
-                "n_words": n_words,
-            }
-        )
+                warn(f"{path}: names its own concept ({', '.join(hits)}); show the emotion through events instead")
 
+    scenarios: dict[str, list[Source]] = {}
+    for source in found.sources:
+        if source.scenario and source.path not in result.skipped:
+            scenarios.setdefault(source.scenario, []).append(source)
     for scenario, members in sorted(scenarios.items()):
         folder = root / "paired" / scenario
         if not any(m.role == "baseline" for m in members):
@@ -304,18 +429,15 @@ def validate(
         if sum(m.role == "positive" for m in members) < 2:
             warn(f"{folder}: fewer than two framings; a paired scenario needs several")
 
-    texts = pd.DataFrame(rows, columns=TEXT_COLUMNS)
     for p1, p2, jaccard in near_duplicates(
-        [(r["source"], r["scenario"], bodies[r["text_id"]]) for r in rows], near_duplicate_threshold
+        [(r.source, r.scenario, bodies[r.text_id]) for r in texts.itertuples()], near_duplicate_threshold
     ):
         warn(f"{root / p1} and {root / p2}: near-duplicates (word 5-gram overlap {jaccard}); rewrite one")
 
-    emptied = sorted({s.concept for s in sources if s.role == "positive"} - set(texts.concept))
+    emptied = sorted({s.concept for s in found.sources if s.role == "positive"} - set(texts.concept))
     for concept in emptied:
         warn(f"concept {concept!r}: every file of it is empty; skipped (write its stories or delete the files)")
-    counts = texts[texts.role == "positive"].groupby("concept").size()
-    concepts = pd.DataFrame({"concept": counts.index, "n_positives": counts.values})
-    concepts["status"] = ["ok" if n >= min_positives else "too_few_positives" for n in concepts.n_positives]
+    concepts = result.concepts
     for row in concepts[concepts.status != "ok"].itertuples():
         warn(
             f"concept {row.concept!r}: {row.n_positives} positive text(s), under min_positives="
@@ -323,17 +445,14 @@ def validate(
         )
     positives = texts[texts.role == "positive"]
     registers = positives.groupby(["concept", "register"]).size().rename("n_texts").reset_index()
-    for concept, n_texts in counts.items():
-        n_registers = positives[(positives.concept == concept) & (positives.register != UNSPECIFIED)].register.nunique()
-        if n_texts < thin_texts or n_registers < thin_registers:
-            warn(f"concept {concept!r}: thin, {n_texts} text(s) in {n_registers} register(s), under "
+    for row in concepts.itertuples():
+        n_registers = positives[(positives.concept == row.concept) & (positives.register != UNSPECIFIED)].register.nunique()
+        if row.n_positives < thin_texts or n_registers < thin_registers:
+            warn(f"concept {row.concept!r}: thin, {row.n_positives} text(s) in {n_registers} register(s), under "
                  f"{thin_texts} in {thin_registers}; write more, in other registers (amygdala_stories/README.md)")
-    if not (concepts.status == "ok").any():
-        raise CorpusError(
-            f"{root}: no concept has at least min_positives={min_positives} positive texts; "
-            "add stories under stories/<concept>.txt or lower min_positives in config.yaml"
-        )
-    return ValidatedCorpus(texts, concepts, registers, warnings, ignored, skipped)
+    result.registers = registers
+    result.digest = found.digest()
+    return result
 
 
 def fingerprint(texts: pd.DataFrame) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
+from .errors import UserError
 from .layers import find_decoder_layers
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,16 @@ class Activations:
     subspaces: dict[int, list[torch.Tensor]] = field(default_factory=dict)
 
 
+class ExtractionError(UserError):
+    """The model cannot read the texts as configured."""
+
+
+def context_window(config) -> int | None:
+    """How many positions the model can read (None when its config does not say)."""
+    positions = getattr(config.get_text_config(), "max_position_embeddings", None)
+    return int(positions) if isinstance(positions, int) and positions > 0 else None
+
+
 def apply_template(template: str | None, text: str) -> str:
     """``text`` as the model reads it: wrapped in the reading template (``{text}`` replaced), or as is."""
     return text if template is None else template.replace("{text}", text)
@@ -203,6 +214,11 @@ def extract(
     layers = sorted(layers)
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
+    window = context_window(model.config)
+    if window is not None and max_length > window:
+        log.info("max_length=%d is over the model's context of %d positions; texts are cut to %d", max_length,
+                 window, window)
+        max_length = window
     token_ids = tokenize(tokenizer, [apply_template(template, t) for t in texts], max_length, names)
     hidden = model.config.get_text_config().hidden_size
     def empty():
@@ -234,6 +250,12 @@ def extract(
         def on_block(layer, states):
             result.last_token[layer][batch] = states[rows, last].float().cpu()
             means = torch.einsum("kbt,bth->kbh", weights, states.float()).cpu()  # one float32 pass for both
+            finite = torch.isfinite(means).all(-1).all(0) & torch.isfinite(result.last_token[layer][batch]).all(-1)
+            if not finite.all():
+                first = batch[int((~finite).nonzero()[0])]
+                raise ExtractionError(
+                    f"{names[first]}: non-finite activations after block {layer} in {states.dtype} (the "
+                    "model's activations overflow it); set `dtype: float32` (or bfloat16) in config.yaml")
             for name, mean in zip(MEANS, means):
                 getattr(result, name)[layer][batch] = mean
             if keep_subspace:

@@ -41,6 +41,7 @@ class PreparedModel:
     kind: str  # packaged | gguf | local | hub
     load_path: str  # folder that from_pretrained reads
     fingerprint: str  # sha256 over the weight files
+    files: str  # source_fingerprint of load_path: what the reader checks, quickly
     model_type: str
     num_layers: int
     hidden_size: int
@@ -81,6 +82,43 @@ def fingerprint_weights(folder: str | Path) -> str:
             while block := handle.read(1 << 24):
                 digest.update(block)
     return digest.hexdigest()
+
+
+SAMPLE_BYTES = 1 << 20
+
+
+def _file_sample(path: Path) -> str:
+    """A file's size and the hash of its first and last MiB (all of it when small)."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(SAMPLE_BYTES))
+        if size > 2 * SAMPLE_BYTES:
+            handle.seek(size - SAMPLE_BYTES)
+        digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+def source_fingerprint(spec: str) -> str:
+    """What identifies the model's files, cheaply enough to compute at every start of the workflow.
+
+    Each file's size and the hash of its first and last MiB: a model saved over in place (a fine-tune
+    written to the same folder) changes them, and file times play no part. Reading whole weight files
+    would cost minutes for a large model; ``prepare`` records the full hash (``fingerprint``).
+    """
+    kind = model_kind(spec)
+    if kind == "packaged":
+        from importlib.metadata import version
+
+        return f"{PACKAGED[spec]}=={version(PACKAGED[spec])}"
+    if kind == "hub":
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(spec, "config.json")
+        return f"{spec}@{Path(cached).parent.name}" if isinstance(cached, str) else spec
+    path = Path(spec).expanduser()
+    files = [path] if kind == "gguf" else sorted(p for p in path.rglob("*") if p.is_file())
+    return hashlib.sha256(repr([(p.name, _file_sample(p)) for p in files]).encode()).hexdigest()[:16]
 
 
 def text_config(config):
@@ -188,17 +226,52 @@ def prepare(spec: str, work_dir: str | Path, layers: list | None = None, trust_r
         load_path = source
     else:
         load_path = _hub_snapshot(spec)
+    check_usable(load_path, trust_remote_code)
     tconfig = text_config(config)
     return PreparedModel(
         spec=spec,
         kind=kind,
         load_path=str(load_path),
         fingerprint=fingerprint_weights(load_path),
+        files=source_fingerprint(str(load_path)),
         model_type=config.model_type,
         num_layers=int(tconfig.num_hidden_layers),
         hidden_size=int(tconfig.hidden_size),
         weights=weight_layout(load_path, trust_remote_code),
     )
+
+
+def check_usable(load_path: str | Path, trust_remote_code: bool = False) -> None:
+    """Prove the prepared model works before any extraction job starts: the tokenizer loads, every
+    safetensors file opens whole, and a token goes through the first block to finite values."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(load_path, trust_remote_code=trust_remote_code)
+    except Exception as err:  # transformers raises OSError, ValueError, TypeError... for missing files
+        raise ModelError(f"{load_path}: the tokenizer does not load ({_first_line(err)}); put the model's tokenizer "
+                         "files (tokenizer.json or tokenizer.model, tokenizer_config.json) beside its weights") from None
+    for path in sorted(Path(load_path).glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                handle.keys()
+        except (SafetensorError, OSError) as err:
+            raise ModelError(f"{path}: weight file cannot be read ({_first_line(err)}); it is truncated or "
+                             "corrupt: download or save the model again") from None
+    model, tokenizer = load(load_path, torch.device("cpu"), torch.float32, trust_remote_code, n_blocks=1)
+    ids = tokenizer("a", return_tensors="pt").input_ids[:, -2:]
+    with torch.inference_mode():
+        logits = model(input_ids=ids, use_cache=False).logits
+    if not torch.isfinite(logits).all():
+        raise ModelError(f"{load_path}: a one-token forward pass gives non-finite values; the weights are broken: "
+                         "download or save the model again")
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 def weight_layout(load_path: str | Path, trust_remote_code: bool = False) -> dict:
@@ -214,6 +287,15 @@ def layer_weight_names(model_info: dict) -> dict:
     """The inverse of ``weight_layout``: what ``weights.read_layer_weights`` takes."""
     layout = model_info["weights"]
     return {int(layer): entry for layer, entry in layout["layers"].items()} | {"n_heads": layout["n_heads"]}
+
+
+def gpu_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU, found without importing torch (the workflow asks while
+    it parses, to decide whether extraction jobs must take turns on it)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists()
 
 
 def resolve_device(device: str) -> "torch.device":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .errors import UserError
@@ -80,23 +80,27 @@ def _gather(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequen
     """Rows of ``layer_<idx>.<part>`` for ``text_ids`` (in that order) from shard files."""
     rows: dict[int, dict[str, np.ndarray]] = {layer: {} for layer in layers}
     for path in paths:
-        with safe_open(str(path), framework="numpy") as handle:
-            ids = json.loads(handle.metadata()["text_ids"])
-            if not ids:
-                continue
-            for layer in layers:
-                name = f"layer_{layer}.{part}"
-                if name not in handle.keys():
-                    raise UserError(
-                        f"{path}: no {part} activations for layer {layer} (written by an older version or "
-                        "other settings); rerun with --forcerun extract_activations"
-                    )
-                rows[layer].update(zip(ids, split(handle, layer, name)))
+        try:
+            with safe_open(str(path), framework="numpy") as handle:
+                ids = json.loads(handle.metadata()["text_ids"])
+                if not ids:
+                    continue
+                for layer in layers:
+                    name = f"layer_{layer}.{part}"
+                    if name not in handle.keys():
+                        raise UserError(
+                            f"{path}: no {part} activations for layer {layer} (written by an older version or "
+                            "other settings); rerun with --forcerun extract_activations"
+                        )
+                    rows[layer].update(zip(ids, split(handle, layer, name)))
+        except (SafetensorError, OSError) as err:
+            raise UserError(f"{path}: activation shard cannot be read ({err}); delete it and run snakemake "
+                            "again, which extracts it anew") from None
     missing = [t for t in text_ids if t not in rows[layers[0]]]
     if missing:
         raise UserError(
-            f"{len(missing)} text(s) have no activations (e.g. {missing[:3]}), e.g. a story moved in with an "
-            "old modification time; rerun with `snakemake --cores all --forcerun extract_activations`"
+            f"{len(missing)} text(s) of the corpus table have no activations in the shards (e.g. {missing[:3]}); "
+            "run snakemake again (a story changed while the run was under way?)"
         )
     return {layer: [rows[layer][t] for t in text_ids] for layer in layers}
 

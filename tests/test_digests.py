@@ -1,0 +1,79 @@
+"""The code hash of a rule follows what its script really imports."""
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from amygdala_readout.digests import code_digest, module_closure
+from conftest import REPO
+
+SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
+
+
+PROBE = """
+import json, sys
+loaded = {}
+for name, imports in json.loads(sys.argv[1]).items():
+    for module in [m for m in sys.modules if m.startswith("amygdala_readout")]:
+        del sys.modules[module]  # each script's imports run afresh; torch and the rest stay loaded
+    exec(imports)
+    loaded[name] = sorted(m.split(".", 1)[1] if "." in m else "__init__"
+                          for m in sys.modules if m.startswith("amygdala_readout"))
+print(json.dumps(loaded))
+"""
+
+
+@pytest.fixture(scope="module")
+def imported_at_run_time() -> dict[str, set[str]]:
+    """{script: library modules loaded by running the script's own import statements}."""
+    imports = {}
+    for script in SCRIPTS:
+        tree = ast.parse(script.read_text())
+        imports[script.stem] = ast.unparse([n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))])
+    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(imports)], capture_output=True, text=True,
+                         check=True).stdout
+    return {name: set(modules) for name, modules in json.loads(out.splitlines()[-1]).items()}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_every_module_a_script_loads_is_in_its_hash(script, imported_at_run_time):
+    closure = set(module_closure(script))
+    assert imported_at_run_time[script.stem] and imported_at_run_time[script.stem] <= closure
+    # lazily imported modules (inside functions) are hashed too, though importing does not load them
+    assert "__init__" in closure
+
+
+def test_evaluation_hashes_the_modules_it_reaches_through_others():
+    closure = module_closure(REPO / "scripts" / "evaluate_readout.py")
+    assert {"evaluate", "package", "store"} <= set(closure)
+
+
+def write_library(root, modules):
+    root.mkdir(parents=True, exist_ok=True)
+    for name, body in modules.items():
+        (root / f"{name}.py").write_text(body)
+    return root
+
+
+def test_an_edit_anywhere_in_the_closure_changes_the_hash_and_elsewhere_does_not(tmp_path):
+    library = write_library(tmp_path / "amygdala_readout", {
+        "__init__": "",
+        "a": "from .b import thing\n",
+        "b": "def thing():\n    from . import c\n    return c.VALUE\n",
+        "c": "VALUE = 1\n",
+        "d": "UNUSED = 1\n",
+    })
+    script = tmp_path / "job.py"
+    script.write_text("from amygdala_readout.a import thing\n")
+    assert module_closure(script, library) == ["__init__", "a", "b", "c"]
+    before = code_digest(script, library)
+    (library / "d.py").write_text("UNUSED = 2\n")
+    assert code_digest(script, library) == before
+    (library / "c.py").write_text("VALUE = 2\n")
+    assert code_digest(script, library) != before
+    changed = code_digest(script, library)
+    script.write_text("from amygdala_readout.a import thing  # same import\n")
+    assert code_digest(script, library) != changed
