@@ -2,6 +2,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 # The library (src/amygdala_readout, installed by `make setup` with `pip install -e .`) does the work;
@@ -24,6 +25,8 @@ MODEL_FILES = source_fingerprint(config["model"])  # also: a model path that doe
 GPU_JOBS = 1 if config["device"] != "cpu" and gpu_visible() else 0
 SHARDS = [f"{k:02d}" for k in range(config["n_shards"])]
 SCAN = corpus_lib.scan(config["corpus_dir"])
+for message in corpus_lib.unread_warnings(SCAN):
+    logger.warning(message)
 CORPUS = corpus_lib.label_texts(SCAN, n_shards=config["n_shards"], min_positives=config["min_positives"])
 EVALUATIONS = {e["name"]: e for e in config["evaluations"]}
 # (evaluation, method) pairs, in a fixed order: select_readout reads their metrics

@@ -42,6 +42,8 @@ def test_concept_whose_every_file_is_empty_is_skipped_with_a_warning(tiny_corpus
     (b"caf\xe9 au lait", "not UTF-8 text"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary file"),
     (bytes(range(1, 32)) * 10, "binary file"),
+    ("A quiet story.".encode("utf-16"), "UTF-16 text, not UTF-8; save the file as UTF-8"),
+    ("A quiet story.".encode("utf-16-le"), "UTF-16 text, not UTF-8"),
 ])
 def test_undecodable_and_binary_files_are_errors(tiny_corpus, content, message):
     (tiny_corpus / "stories" / "fear" / "bad.txt").write_bytes(content)
@@ -204,7 +206,7 @@ def test_workflow_stops_before_any_job_on_bad_input(tiny_corpus, tiny_model_dir,
     done = run_snakemake(workdir, check=False)
     assert done.returncode != 0 and "'n_shard' was unexpected" in done.stderr
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    (tiny_corpus / "stories" / "fear" / "bad.txt").write_bytes(b"\xff\xfe broken")
+    (tiny_corpus / "stories" / "fear" / "bad.txt").write_bytes(b"caf\xe9 au lait")
     done = run_snakemake(workdir, check=False)
     assert done.returncode != 0 and "fear/bad.txt: not UTF-8 text" in done.stderr
     assert not (workdir / "results").exists()

@@ -43,6 +43,15 @@ def test_a_folder_beside_stories_and_paired_is_listed_and_warned(tiny_corpus):
     assert sum("story: a folder outside stories/ and paired/" in w for w in result.warnings) == 1
 
 
+def test_a_file_or_folder_that_is_not_read_is_said_while_the_workflow_parses(finished, tmp_path):
+    workdir = shutil.copytree(finished, tmp_path / "run", symlinks=True)
+    (workdir / "corpus" / "stories" / "fear" / "night.TXT").write_text("The lights went out.\n")
+    (workdir / "corpus" / "story").mkdir()
+    out = run_snakemake(workdir, "--dry-run")
+    assert "night.TXT: not read, only .txt files are stories; rename it to .txt" in out.stderr + out.stdout
+    assert "corpus/story: a folder outside stories/ and paired/" in out.stderr + out.stdout
+
+
 def test_a_linked_concept_folder_inside_the_corpus_is_read(tiny_corpus, tmp_path):
     store = tiny_corpus / "stories" / "dread_drafts"
     store.mkdir()

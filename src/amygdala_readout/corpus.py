@@ -170,6 +170,8 @@ def shard_of(path: str, n_shards: int) -> int:
 def normalise(raw: bytes, path: Path) -> str:
     """Decode a story file: UTF-8 (a BOM is dropped), LF line ends, no trailing whitespace."""
     binary = CorpusError(f"{path}: looks like a binary file, not a story; remove it or save the story as text")
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[1:2] == b"\x00" or raw[:1] == b"\x00":
+        raise CorpusError(f"{path}: UTF-16 text, not UTF-8; save the file as UTF-8")
     if b"\x00" in raw:
         raise binary
     try:
@@ -225,7 +227,7 @@ def parse_concept_table(raw: bytes, path: Path) -> pd.DataFrame:
         fields = line.split("\t")
         if len(fields) != len(header):
             raise CorpusError(f"{path}:{number}: {len(fields)} fields, the header has {len(header)}; "
-                              "a tab inside a field? use commas or spaces there")
+                              "a tab inside a field, or one missing? use commas or spaces inside fields")
         rows.append(dict(zip(header, fields), line=number))
     table = pd.DataFrame(rows, columns=[*header, "line"])
     duplicated = table[table["concept"].duplicated()]
@@ -315,6 +317,18 @@ class Scan:
         return digest.hexdigest()[:16]
 
 
+def unread_warnings(found: Scan) -> list[str]:
+    """Files and folders a user likely meant as stories but that are not read (``x.TXT``, a ``story/``
+    folder): said while the workflow parses, so that adding one is never silent."""
+    messages = []
+    for rel, reason in found.ignored.items():
+        if reason == "not a .txt file":
+            messages.append(f"{found.root / rel}: not read, only .txt files are stories; rename it to .txt if it is one")
+        elif reason.startswith("outside") and rel.endswith("/"):
+            messages.append(f"{found.root / rel}: a folder outside stories/ and paired/, not read; move its stories there")
+    return messages
+
+
 def scan(corpus_dir: str | Path) -> Scan:
     """Discover the corpus and read every story once (a decoding error names the file)."""
     root = Path(corpus_dir)
@@ -395,11 +409,7 @@ def validate(
     result = label_texts(found, n_shards=n_shards, min_positives=min_positives)
     root, texts, warnings = found.root, result.texts, result.warnings
     warn = warnings.append
-    for rel, reason in found.ignored.items():
-        if reason == "not a .txt file":
-            warn(f"{root / rel}: not read, only .txt files are stories; rename it to .txt if it is one")
-        elif reason.startswith("outside") and rel.endswith("/"):
-            warn(f"{root / rel}: a folder outside stories/ and paired/, not read; move its stories there")
+    warnings += unread_warnings(found)
     table = found.concept_table
     forbidden = {}
     if table is not None:
