@@ -17,8 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
 run: setup
 	$(BIN)/snakemake --cores all
 
-test: setup
-	$(BIN)/snakemake --lint
+test: lint
 	$(BIN)/python -m pytest
 
 # The benchmark suite (about an hour on 2 cores); it refreshes the tables in bench/RESULTS.md.
@@ -26,8 +25,11 @@ bench: setup
 	$(BIN)/snakemake --cores all prepare_model
 	$(BIN)/python bench/run.py
 
+# Snakemake's own lint, snakefmt and ruff (their settings are in pyproject.toml)
 lint: setup
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff check src scripts tests bench
 
 clean:
 	rm -rf results .snakemake

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from amygdala_readout.architectures import attention_output_projection, find_decoder_layers
 from amygdala_readout.extract import Activations, _kept
-from amygdala_readout.layers import find_decoder_layers
-from amygdala_readout.weights import attention_output_projection
 
 BATCH_SIZE = 2
 

@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from baseline_extraction import baseline_extract
 
 from amygdala_readout import corpus, model_io
+from amygdala_readout.architectures import find_decoder_layers
 from amygdala_readout.extract import extract, tokenize
-from amygdala_readout.layers import find_decoder_layers, resolve_layers
-from baseline_extraction import baseline_extract
+from amygdala_readout.layers import resolve_layers
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"

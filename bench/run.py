@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
+WORKFLOW_DIR = Path(tempfile.gettempdir()) / "amygdala-bench-workflow"  # kept for fit_scale
 
 
 def run(*args: str) -> str:
@@ -36,14 +39,23 @@ def subspace_speed() -> None:
     (RESULTS / "subspace_speed.md").write_text("\n".join(table[:2] + rows) + "\n")
 
 
+def workflow_timing() -> None:
+    shutil.rmtree(WORKFLOW_DIR, ignore_errors=True)  # from scratch, every time
+    run(str(BENCH / "workflow_timing.py"), "--workdir", str(WORKFLOW_DIR))
+
+
 BENCHMARKS = {
     "extraction_speed": lambda: run(str(BENCH / "extraction_speed.py"), "--profile"),
-    "workflow_timing": lambda: run(str(BENCH / "workflow_timing.py")),
+    "workflow_timing": workflow_timing,
     "workflow_timing_pooled": lambda: run(str(BENCH / "workflow_timing.py"), "--methods", "pooled",
                                           "--out", str(RESULTS / "workflow_timing_pooled")),
     "subspace_speed": subspace_speed,
     "yardstick": lambda: run(str(BENCH / "yardstick.py"), "--sweep", "--template"),
     "dry_run_scale": lambda: run(str(BENCH / "dry_run_scale.py")),
+    # after workflow_timing: it projects extraction time from that run's logs
+    "fit_scale": lambda: run(str(BENCH / "fit_scale.py"), "--extraction-logs",
+                             str(WORKFLOW_DIR / "results" / "logs" / "extract_activations")),
+    "vs_reference": lambda: run(str(BENCH / "vs_reference.py")),
 }
 
 

@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from amygdala_readout.subspace import naive_subspace, subspace, text_subspace
+from amygdala_readout.extract import text_subspace
+from amygdala_readout.subspace import naive_subspace, subspace
 
 
 def synthetic_layer(rng, hidden: int, concepts: list[str], n_texts: int, n_tokens: int, structured: bool):

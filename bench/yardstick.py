@@ -50,9 +50,9 @@ from sklearn.preprocessing import StandardScaler
 
 from amygdala_readout import corpus, model_io
 from amygdala_readout.crossval import text_groups
-from amygdala_readout.directions import fit
 from amygdala_readout.evaluate import read_labelled
 from amygdala_readout.extract import READINGS, extract
+from amygdala_readout.methods import fit
 from amygdala_readout.package import Readout, write_package
 from amygdala_readout.store import save_tensors
 

@@ -11,6 +11,7 @@ from amygdala_readout import corpus as corpus_lib
 from amygdala_readout.digests import code_digest, file_digest
 from amygdala_readout.config import check_config
 from amygdala_readout.evaluate import read_labelled
+from amygdala_readout.methods import needs_token_subspaces
 from amygdala_readout.model_io import gpu_visible, source_fingerprint
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -27,11 +28,14 @@ SHARDS = [f"{k:02d}" for k in range(config["n_shards"])]
 SCAN = corpus_lib.scan(config["corpus_dir"])
 for message in corpus_lib.unread_warnings(SCAN):
     logger.warning(message)
-CORPUS = corpus_lib.label_texts(SCAN, n_shards=config["n_shards"], min_positives=config["min_positives"])
+CORPUS = corpus_lib.label_texts(
+    SCAN, n_shards=config["n_shards"], min_positives=config["min_positives"]
+)
 EVALUATIONS = {e["name"]: e for e in config["evaluations"]}
 # (evaluation, method) pairs, in a fixed order: select_readout reads their metrics
 EVALUATION_METHODS = [(e, m) for e in sorted(EVALUATIONS) for m in config["methods"]]
-for evaluation in EVALUATIONS.values():  # unreadable files, labels that match no concept, missing columns
+# unreadable files, labels that match no concept, missing columns
+for evaluation in EVALUATIONS.values():
     read_labelled(
         evaluation["path"],
         evaluation["text_column"],
@@ -65,7 +69,7 @@ def extraction_settings():
 def capture_settings():
     """What the corpus pass keeps besides last-token residuals: per-head inputs for the quality report,
     and each text's token subspace when the `subspace` method is on (None = all of it)."""
-    if "subspace" not in config["methods"]:
+    if not needs_token_subspaces(config["methods"]):
         subspace_k = False
     else:
         subspace_k = None if config["subspace_k"] == "all" else config["subspace_k"]
@@ -75,7 +79,9 @@ def capture_settings():
 def package_config():
     """The config a package records: all of it but which methods run and how the best is chosen,
     which do not change any one method's package (adding a method repackages no other)."""
-    return json.dumps({k: v for k, v in config.items() if k not in ("methods", "evaluations")}, sort_keys=True)
+    return json.dumps(
+        {k: v for k, v in config.items() if k not in ("methods", "evaluations")}, sort_keys=True
+    )
 
 
 def eigen_k(method):
@@ -92,8 +98,7 @@ LAYERS = digest(MODEL, config["layers"], code("resolve_layers"))
 TABLES = digest(SCAN.digest(), corpus_settings(), code("validate_corpus"))
 EXTRACTION = digest(LAYERS, extraction_settings(), capture_settings(), code("extract_activations"))
 SHARD = {
-    shard: digest(EXTRACTION, SCAN.shard_digest(int(shard), config["n_shards"]))
-    for shard in SHARDS
+    shard: digest(EXTRACTION, SCAN.shard_digest(int(shard), config["n_shards"])) for shard in SHARDS
 }
 ACTIVATIONS = digest(TABLES, sorted(SHARD.values()))
 DIRECTIONS = {
@@ -101,9 +106,7 @@ DIRECTIONS = {
     for method in config["methods"]
 }
 PACKAGE = {
-    method: digest(
-        DIRECTIONS[method], package_config(), code("package_readout")
-    )
+    method: digest(DIRECTIONS[method], package_config(), code("package_readout"))
     for method in config["methods"]
 }
 HELDOUT = {

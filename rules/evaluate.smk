@@ -48,7 +48,9 @@ rule evaluate_readout:
     params:
         text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
         label_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["label_column"],
-        label_map=lambda wildcards: json.dumps(EVALUATIONS[wildcards.evaluation]["label_map"], sort_keys=True),
+        label_map=lambda wildcards: json.dumps(
+            EVALUATIONS[wildcards.evaluation]["label_map"], sort_keys=True
+        ),
         upstream=lambda wildcards: METRICS[(wildcards.evaluation, wildcards.method)],
     log:
         "results/logs/evaluate_readout/{evaluation}/{method}.log",

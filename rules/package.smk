@@ -50,12 +50,14 @@ rule publish_readout:
         selection="results/readout/selection.json",
         packages=expand("results/readout/{method}/readout.json", method=config["methods"]),
         vectors=expand("results/readout/{method}/readout.safetensors", method=config["methods"]),
+        quality=expand("results/readout/{method}/quality.json", method=config["methods"]),
     output:
         vectors="results/readout/best/readout.safetensors",
         meta="results/readout/best/readout.json",
+        quality="results/readout/best/quality.json",
     params:
         methods=config["methods"],
-        upstream=digest(SELECTION, code("publish_readout")),
+        upstream=digest(SELECTION, sorted(QUALITY.items()), code("publish_readout")),
     log:
         "results/logs/publish_readout.log",
     conda:

@@ -35,8 +35,11 @@ rule quality_report:
             subcategory="{method}",
             labels={"method": "{method}", "figure": "head selectivity"},
         ),
+        # the report in the layout of the trainer we replace, beside the package it describes
+        seed="results/readout/{method}/quality.json",
     params:
         read_at=config["read_at"],
+        corpus_dir=config["corpus_dir"],
         upstream=lambda wildcards: QUALITY[wildcards.method],
     log:
         "results/logs/quality_report/{method}.log",

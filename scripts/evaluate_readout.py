@@ -6,8 +6,8 @@ import pandas as pd
 import torch
 
 from amygdala_readout import corpus
-from amygdala_readout.extract import READINGS
 from amygdala_readout.evaluate import accuracy, plot_confusions, read_labelled
+from amygdala_readout.extract import READINGS
 from amygdala_readout.logs import job_logging
 from amygdala_readout.package import Readout
 from amygdala_readout.store import atomic_write, load_rows, write_tsv

@@ -6,6 +6,7 @@ from pathlib import Path
 from amygdala_readout import corpus
 from amygdala_readout.extract import extract_to_file
 from amygdala_readout.logs import job_logging
+from amygdala_readout.store import read_layers
 
 
 def main(corpus_dir, story_paths, expected_digest, model_info_path, layers_path, out_path, **settings):
@@ -20,7 +21,7 @@ def main(corpus_dir, story_paths, expected_digest, model_info_path, layers_path,
             records.setdefault(corpus.text_id(text), (rel, text))
     extract_to_file(
         [text for _, text in records.values()], list(records), [source for source, _ in records.values()],
-        json.loads(Path(model_info_path).read_text()), json.loads(Path(layers_path).read_text())["layers"],
+        json.loads(Path(model_info_path).read_text()), read_layers(layers_path),
         out_path, **settings,
     )
 

@@ -1,34 +1,29 @@
 """Fit one direction per concept and layer with the given method, plus each layer's centre."""
 
-import json
-from pathlib import Path
-
-import torch
-
 from amygdala_readout.corpus import fitting_set
 from amygdala_readout.crossval import text_groups
-from amygdala_readout.directions import fit
 from amygdala_readout.logs import job_logging
-from amygdala_readout.store import load_rows, load_subspaces, save_tensors
+from amygdala_readout.methods import METHODS, fit
+from amygdala_readout.store import Directions, load_rows, load_subspaces, read_layers, save_directions
 
 
 def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, eigen_k, read_at):
     texts = fitting_set(texts_path, concepts_path)
-    layers = json.loads(Path(layers_path).read_text())["layers"]
+    layers = read_layers(layers_path)
     acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
-    tensors = {}
+    result = Directions(method, read_at, texts.concepts, vectors={}, centers={})
     for layer in layers:  # one layer's subspaces at a time: they are the bulk of the memory
-        bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if method == "subspace" else None
+        bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if METHODS[method].token_subspaces else None
         fitted = fit(method, acts[layer], texts.labels, texts.concepts, bases=bases, scenarios=texts.scenarios,
                      groups=text_groups(texts.scenarios, texts.sources), eigen_k=eigen_k)
-        tensors[f"layer_{layer}.vectors"] = torch.from_numpy(fitted.directions).float()
-        tensors[f"layer_{layer}.center"] = torch.from_numpy(acts[layer].mean(axis=0, dtype="float64")).float()
-        for extra in ("eigenvalues", "bias"):
-            if getattr(fitted, extra) is not None:
-                tensors[f"layer_{layer}.{extra}"] = torch.from_numpy(getattr(fitted, extra)).float()
+        result.vectors[layer] = fitted.directions
+        result.centers[layer] = acts[layer].mean(axis=0, dtype="float64")
+        if fitted.bias is not None:
+            result.bias[layer] = fitted.bias
+        if fitted.eigenvalues is not None:
+            result.eigenvalues[layer] = fitted.eigenvalues
         log.info("layer %d fitted", layer)
-    meta = {"concepts": json.dumps(texts.concepts), "layers": json.dumps(layers), "method": method, "read_at": read_at}
-    save_tensors(out_path, tensors, meta)
+    save_directions(out_path, result)
     log.info("%s: %d concepts x %d layers from %d texts", method, len(texts.concepts), len(layers), len(texts.labels))
 
 

@@ -1,8 +1,5 @@
 """Held-out accuracy of one method per layer, by grouped cross-validation over the corpus."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -10,17 +7,18 @@ from amygdala_readout.corpus import fitting_set
 from amygdala_readout.crossval import accuracy_summary, confusion, heldout_predictions, text_groups
 from amygdala_readout.evaluate import plot_confusions
 from amygdala_readout.logs import job_logging
-from amygdala_readout.store import atomic_write, load_rows, load_subspaces, write_tsv
+from amygdala_readout.methods import METHODS
+from amygdala_readout.store import atomic_write, load_rows, load_subspaces, read_layers, write_tsv
 
 
 def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_folds, eigen_k, read_at):
     texts = fitting_set(texts_path, concepts_path)
-    layers = json.loads(Path(layers_path).read_text())["layers"]
+    layers = read_layers(layers_path)
     groups = text_groups(texts.scenarios, texts.sources)
     acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
     rows, confusions, best = [], {}, None
     for layer in layers:
-        bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if method == "subspace" else None
+        bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if METHODS[method].token_subspaces else None
         predictions = heldout_predictions(method, acts[layer], texts.labels, texts.concepts, groups,
                                           n_folds=n_folds, bases=bases, scenarios=texts.scenarios,
                                           eigen_k=eigen_k)

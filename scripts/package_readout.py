@@ -4,27 +4,20 @@ import json
 from importlib.metadata import version
 from pathlib import Path
 
-from safetensors import safe_open
-
 from amygdala_readout import __version__
 from amygdala_readout.logs import job_logging
 from amygdala_readout.package import read_package, write_package
+from amygdala_readout.store import load_directions
 
 
 def main(directions_path, model_info_path, layers_path, validation_path, out_dir, config_json):
-    with safe_open(directions_path, framework="numpy") as handle:
-        meta = handle.metadata()
-        layers = json.loads(meta["layers"])
-        vectors = {layer: handle.get_tensor(f"layer_{layer}.vectors") for layer in layers}
-        centers = {layer: handle.get_tensor(f"layer_{layer}.center") for layer in layers}
-        biases = {layer: handle.get_tensor(f"layer_{layer}.bias") for layer in layers
-                  if f"layer_{layer}.bias" in handle.keys()}
+    fitted = load_directions(directions_path)
     model = json.loads(Path(model_info_path).read_text())
     layer_info = json.loads(Path(layers_path).read_text())
     validation = json.loads(Path(validation_path).read_text())
     config = json.loads(config_json)
     extra = {
-        "method": meta["method"],
+        "method": fitted.method,
         "activation": "residual stream after decoder block <layer> (before the final norm)",
         # what the directions were fitted on; a server may score any token (see README, "Reading")
         "read_at": config["read_at"],
@@ -37,9 +30,9 @@ def main(directions_path, model_info_path, layers_path, validation_path, out_dir
         "config": config,
         "versions": {"amygdala_readout": __version__, **{p: version(p) for p in ("torch", "transformers", "safetensors")}},
     }
-    write_package(out_dir, json.loads(meta["concepts"]), vectors, centers, extra, biases or None)
+    write_package(out_dir, fitted.concepts, fitted.vectors, fitted.centers, extra, fitted.bias or None)
     read_package(out_dir)  # the contract, checked on what was written
-    log.info("wrote %s: %d concepts, layers %s", out_dir, len(json.loads(meta["concepts"])), layers)
+    log.info("wrote %s: %d concepts, layers %s", out_dir, len(fitted.concepts), fitted.layers)
 
 
 with job_logging(snakemake.log[0]) as log:

@@ -9,10 +9,11 @@ from amygdala_readout.package import read_package
 from amygdala_readout.store import atomic_write, write_json
 
 
-def main(selection_path, package_dirs, out_vectors, out_meta):
+def main(selection_path, package_dirs, out_vectors, out_meta, out_quality):
     selection = json.loads(Path(selection_path).read_text())
     source = Path(package_dirs[selection["method"]])
-    atomic_write(out_vectors, lambda tmp: shutil.copyfile(source / "readout.safetensors", tmp))
+    for name, out in (("readout.safetensors", out_vectors), ("quality.json", out_quality)):
+        atomic_write(out, lambda tmp: shutil.copyfile(source / name, tmp))
     meta = json.loads((source / "readout.json").read_text())
     meta["selected_method"] = selection["method"]
     meta["selection"] = selection["selection"]
@@ -29,4 +30,5 @@ with job_logging(snakemake.log[0]) as log:
         {m: str(Path(p).parent) for m, p in zip(snakemake.params.methods, snakemake.input.packages)},
         snakemake.output.vectors,
         snakemake.output.meta,
+        snakemake.output.quality,
     )

@@ -3,24 +3,22 @@
 import json
 from pathlib import Path
 
-from safetensors import safe_open
-
-from amygdala_readout.corpus import fitting_set
+from amygdala_readout.corpus import fitting_set, read_story
 from amygdala_readout.logs import job_logging
-from amygdala_readout.plots import cosine_heatmap, head_selectivity_plot
-from amygdala_readout.quality import head_selectivity, layer_quality, quality_report, triage_table
-from amygdala_readout.store import atomic_write, load_rows, write_json, write_tsv
 from amygdala_readout.model_io import layer_weight_names
+from amygdala_readout.plots import cosine_heatmap, head_selectivity_plot
+from amygdala_readout.quality import head_selectivity, layer_quality, quality_report, seed_quality, triage_table
+from amygdala_readout.store import atomic_write, load_directions, load_rows, read_layers, write_json, write_tsv
 from amygdala_readout.weights import read_layer_weights
 
 
-def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths, directions_path, out, read_at):
+def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths, directions_path, out, read_at,
+         corpus_dir):
     texts = fitting_set(texts_path, concepts_path)
-    layers = json.loads(Path(layers_path).read_text())["layers"]
+    layers = read_layers(layers_path)
     model_info = json.loads(Path(model_path).read_text())
     acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
-    with safe_open(directions_path, framework="numpy") as handle:
-        fitted = {key: handle.get_tensor(key) for key in handle.keys()}
+    fitted = load_directions(directions_path)
 
     # Only the target layers' down- and output-projection weights are read, not the model.
     names = layer_weight_names(model_info)
@@ -37,15 +35,15 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
 
     per_layer, selectivity, directions = {}, {}, {}
     for layer in layers:
-        directions[layer] = fitted[f"layer_{layer}.vectors"]
+        directions[layer] = fitted.vectors[layer]
         heads = {}
         if layer in head_inputs:
             heads = {"head_inputs": head_inputs[layer], "o_proj": weights[layer]["o_proj"], "n_heads": names["n_heads"]}
             selectivity[layer], _ = head_selectivity(labels=texts.labels, concepts=texts.concepts,
                                                      directions=directions[layer], **heads)
         per_layer[layer] = layer_quality(
-            acts[layer], texts.labels, texts.sources, texts.concepts, directions[layer], fitted[f"layer_{layer}.center"],
-            down_proj=weights[layer]["down_proj"], eigenvalues=fitted.get(f"layer_{layer}.eigenvalues"), **heads,
+            acts[layer], texts.labels, texts.sources, texts.concepts, directions[layer], fitted.centers[layer],
+            down_proj=weights[layer]["down_proj"], eigenvalues=fitted.eigenvalues.get(layer), **heads,
         )
         log.info("layer %d: diagnostics of %d concepts", layer, len(texts.concepts))
     report = quality_report(per_layer, layers[len(layers) // 2], method, notes)
@@ -53,6 +51,10 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
     table = triage_table(report)
     write_tsv(out["triage"], table)
     log.info("triage: %s", table.triage.value_counts().to_dict())
+    # the same report in the layout of the trainer we replace, in the package folder, for its users' scripts
+    outliers = {o["source"] for entry in report["concepts"].values() for o in entry["outlier_stories"]}
+    head_dims = {layer: (names["n_heads"], head_inputs[layer].shape[1] // names["n_heads"]) for layer in head_layers}
+    write_json(out["seed"], seed_quality(report, {s: read_story(corpus_dir, s) for s in outliers}, head_dims))
     title = f"{method}: cosine between concept directions"
     atomic_write(out["cosines"], lambda tmp: cosine_heatmap(directions, texts.concepts, tmp, title))
     title = f"{method}: per-head selectivity, top concepts"
@@ -62,4 +64,4 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
 with job_logging(snakemake.log[0]) as log:
     main(snakemake.wildcards.method, snakemake.input.texts, snakemake.input.concepts, snakemake.input.layers,
          snakemake.input.model, list(snakemake.input.shards), snakemake.input.directions, dict(snakemake.output.items()),
-         snakemake.params.read_at)
+         snakemake.params.read_at, snakemake.params.corpus_dir)

@@ -10,9 +10,9 @@ package to results/readout/best/: a failure here leaves the last good one in pla
 import pandas as pd
 
 from amygdala_readout.crossval import choose_method
-from amygdala_readout.directions import METHODS
 from amygdala_readout.evaluate import choose_readout
 from amygdala_readout.logs import job_logging
+from amygdala_readout.methods import METHODS
 from amygdala_readout.store import write_json
 
 
@@ -20,7 +20,7 @@ def main(methods, table_path, evaluation_metrics, reading, out_path):
     if evaluation_metrics:
         metrics = pd.concat([pd.read_csv(path, sep="\t").assign(method=method, evaluation=evaluation)
                              for (evaluation, method), path in evaluation_metrics.items()])
-        method, layer, means = choose_readout(metrics[metrics.method.isin(methods)], METHODS, reading)
+        method, layer, means = choose_readout(metrics[metrics.method.isin(methods)], tuple(METHODS), reading)
         selection = {"criterion": "highest balanced accuracy on the evaluation sets "
                                   f"{sorted(metrics.evaluation.unique())} (mean over the sets, centred scores, "
                                   f"texts read at {reading}) at the method's best layer; ties go to the simpler "
@@ -28,7 +28,7 @@ def main(methods, table_path, evaluation_metrics, reading, out_path):
                      "balanced_accuracy": {m: round(v, 4) for m, v in means.items()}}
     else:
         table = pd.read_csv(table_path, sep="\t")
-        method, means = choose_method(table[table.method.isin(methods)], METHODS)
+        method, means = choose_method(table[table.method.isin(methods)], tuple(METHODS))
         layer = None
         selection = {"criterion": "highest mean held-out top-1 accuracy (centred scores, grouped "
                                   "cross-validation) over the packaged layers; ties go to the simpler method",

@@ -5,12 +5,14 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 from collections import Counter
 
 import pytest
 import yaml
-
-from conftest import make_workdir, run_snakemake
+from conftest import REPO, make_workdir, run_snakemake
 
 VECTORS = "results/readout/pooled/readout.safetensors"
 BEST = "results/readout/best/readout.safetensors"
@@ -63,6 +65,24 @@ def test_touched_files_rerun_nothing(copy):
 def test_a_story_restored_with_an_old_time_reruns_its_shard(copy, clean_edited):
     edit_keeping_time(copy / "corpus" / "stories" / "fear.txt", EDITED)
     assert planned(copy) == AFTER_ONE_SHARD
+    run_snakemake(copy)
+    assert (copy / VECTORS).read_bytes() == (clean_edited / VECTORS).read_bytes()
+    assert planned(copy) == {}
+
+
+def test_a_story_edited_while_the_run_is_under_way_fails_that_run_and_the_next_one_is_right(copy, clean_edited):
+    # prepare_model reruns, and everything after it; the story changes while it runs, after the workflow
+    # planned its jobs with the old text and before extraction reads the story
+    (copy / "results/model/model.json").unlink()
+    (copy / "results/logs/prepare_model.log").unlink()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(copy), "--cores", "1"]
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while not (copy / "results/logs/prepare_model.log").exists() and run.poll() is None:
+        time.sleep(0.02)
+    (copy / "corpus" / "stories" / "fear.txt").write_text(EDITED + "\n")
+    out, _ = run.communicate()
+    assert run.returncode != 0
+    assert "stories of shard shard_" in out and "changed while the run was under way; run snakemake again" in out
     run_snakemake(copy)
     assert (copy / VECTORS).read_bytes() == (clean_edited / VECTORS).read_bytes()
     assert planned(copy) == {}

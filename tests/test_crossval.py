@@ -3,7 +3,7 @@ import pytest
 from sklearn.model_selection import GroupKFold
 
 from amygdala_readout.crossval import accuracy_summary, choose_method, confusion, heldout_predictions, text_groups
-from amygdala_readout.subspace import text_subspace
+from amygdala_readout.extract import text_subspace
 
 CONCEPTS = ["joy", "fear", "anger"]
 

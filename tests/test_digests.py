@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 
 from amygdala_readout.digests import code_digest, module_closure
-from conftest import REPO
 
 SCRIPTS = sorted((REPO / "scripts").glob("*.py"))
 

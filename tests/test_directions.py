@@ -5,7 +5,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from amygdala_readout.directions import fit, lda, pooled
+from amygdala_readout.directions import lda, pooled
+from amygdala_readout.methods import fit
 from amygdala_readout.package import PackageError, read_package, write_package
 
 

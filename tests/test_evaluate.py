@@ -1,9 +1,8 @@
 import json
 
 import numpy as np
-import pytest
-
 import pandas as pd
+import pytest
 
 from amygdala_readout.evaluate import EvaluationError, accuracy, choose_readout, read_labelled
 

@@ -3,12 +3,18 @@ import logging
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_PAIRED, TINY_STORIES
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from amygdala_readout.extract import (apply_template, extract, last_token_activations, length_batches,
-                                      token_activations, tokenize)
-from amygdala_readout.subspace import text_subspace
-from conftest import TINY_PAIRED, TINY_STORIES
+from amygdala_readout.extract import (
+    apply_template,
+    extract,
+    last_token_activations,
+    length_batches,
+    text_subspace,
+    token_activations,
+    tokenize,
+)
 
 TEXTS = [t for ts in TINY_STORIES.values() for t in ts] + list(TINY_PAIRED.values()) + ["The bus ."]
 LAYERS = [0, 2, 3]

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_STORIES, run_snakemake, tiny_workdir
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from amygdala_readout import corpus, model_io
@@ -16,7 +17,6 @@ from amygdala_readout.corpus import CorpusError
 from amygdala_readout.errors import UserError
 from amygdala_readout.extract import ExtractionError, extract
 from amygdala_readout.store import load_rows
-from conftest import TINY_STORIES, run_snakemake, tiny_workdir
 
 
 def validate(root, **kwargs):

@@ -2,7 +2,8 @@ import pytest
 import torch
 import transformers as tf
 
-from amygdala_readout.layers import LayerError, depth_percent, find_decoder_layers, resolve_layers
+from amygdala_readout.architectures import ArchitectureError, find_decoder_layers
+from amygdala_readout.layers import LayerError, depth_percent, resolve_layers
 
 
 def test_fractions_round_onto_blocks_and_indices_pass_through():
@@ -52,5 +53,5 @@ def test_gemma3_multimodal_nesting_is_found():
 
 
 def test_unknown_architecture_error_lists_the_paths_tried():
-    with pytest.raises(LayerError, match=r"model\.layers.*transformer\.h"):
+    with pytest.raises(ArchitectureError, match=r"model\.layers.*transformer\.h.*architectures.py"):
         find_decoder_layers(torch.nn.Linear(2, 2))

@@ -8,8 +8,16 @@ from sklearn.preprocessing import StandardScaler
 
 from amygdala_readout.crossval import accuracy_summary, heldout_predictions, text_groups
 from amygdala_readout.directions import (
-    PROBE_C_GRID, choose_c, fit, matched_negatives, paired_centered, pca, pooled, probe, probe_c_scores,
+    PROBE_C_GRID,
+    choose_c,
+    matched_negatives,
+    paired_centered,
+    pca,
+    pooled,
+    probe,
+    probe_c_scores,
 )
+from amygdala_readout.methods import fit
 
 HIDDEN = 64
 OTHERS = ["a", "b", "c", "d", "e"]

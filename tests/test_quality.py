@@ -240,3 +240,34 @@ def test_missing_heads_and_neurons_give_nulls(rng):
     assert quality.triage_table(report).head_concentration.isna().all()
     with pytest.raises(ValueError, match="o_proj"):
         quality.layer_quality(acts, labels, sources, concepts, dirs, base, head_inputs=np.ones((len(acts), 8)))
+
+
+def test_the_trainers_layout_keeps_its_keys_when_heads_neurons_and_positives_are_missing(rng):
+    concepts = ["anger", "fear"]
+    dirs = orthonormal(rng, 2)
+    acts, labels, sources, base = planted_layer(rng, dirs, concepts)
+    keep = [i for i, label in enumerate(labels) if label != "fear" or sources[i].endswith("story_0.txt")]
+    acts, labels, sources = acts[keep], [labels[i] for i in keep], [sources[i] for i in keep]  # one fear story
+    report = quality.quality_report({4: quality.layer_quality(acts, labels, sources, concepts, dirs, base)}, 4,
+                                    "pooled", [])
+    texts = {"stories/anger/story_0.txt": "The door slammed."}
+    seed = quality.seed_quality(report, texts, head_dims={})
+    json.dumps(seed, allow_nan=False)
+    assert sorted(seed) == concepts
+    fear, anger = seed["fear"], seed["anger"]
+    assert set(anger) == {"n_positive_stories", "per_layer", "outlier_stories", "nearest_concepts",
+                          "linear_combination"}  # no per_head, no subspace_eigvals: nothing to report
+    assert fear["n_positive_stories"] == 1 and anger["n_positive_stories"] == N_POS
+    assert fear["per_layer"]["4"]["top3_variance_ratios"] == [0.0, 0.0, 0.0]  # one story spans nothing
+    assert len(anger["per_layer"]["4"]["top3_variance_ratios"]) == 3
+    row = anger["per_layer"]["4"]
+    assert row["best_neuron_idx"] is None and row["best_neuron_cosine"] is None and row["top5_neurons"] is None
+    ours = report["concepts"]["anger"]["layers"]["4"]
+    assert row["story_projection_max"] == ours["story_projection"]["max"]
+    assert row["story_alignment_std"] == ours["story_alignment"]["std"]
+    # outliers by text where it is known, else by path
+    sources_listed = [o["source"] for o in report["concepts"]["anger"]["outlier_stories"]]
+    assert [text for text, _ in anger["outlier_stories"]] == [texts.get(s, s) for s in sources_listed]
+    assert anger["nearest_concepts"] == [["fear", ours["nearest_concepts"][0]["cosine"]]]
+    assert anger["linear_combination"]["4"]["r_squared"] == ours["ridge"]["r2"]
+    assert anger["linear_combination"]["4"]["top_contributors"][0][0] == "fear"

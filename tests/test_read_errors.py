@@ -8,12 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 from safetensors.torch import load_file, save_file
 
 from amygdala_readout import model_io, read
 from amygdala_readout.extract import tokenize
 from amygdala_readout.package import write_package
-from conftest import REPO
 
 CONCEPTS = ["anger", "fear", "happiness"]
 LAYERS = (1, 2)

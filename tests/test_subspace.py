@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from amygdala_readout.directions import fit
-from amygdala_readout.subspace import naive_subspace, subspace, text_subspace
+from amygdala_readout.extract import text_subspace
+from amygdala_readout.methods import fit
+from amygdala_readout.subspace import naive_subspace, subspace
 
 CONCEPTS = ["a", "b", "c", "d"]
 

@@ -8,15 +8,13 @@ import torch
 import transformers as tf
 from safetensors.torch import load_file, save_file
 
+from amygdala_readout.architectures import attention_output_projection, find_decoder_layers, mlp_down_projection
 from amygdala_readout.errors import UserError
-from amygdala_readout.layers import find_decoder_layers
+from amygdala_readout.model_io import weight_names_for
 from amygdala_readout.weights import (
     _match_key,
-    attention_output_projection,
     layer_weight_names,
-    mlp_down_projection,
     read_layer_weights,
-    weight_names_for,
 )
 
 # hidden 32, 4 heads; where the config allows, head_dim 16 so o_proj is (32, 64): a wrong orientation

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import TINY_PAIRED, TINY_STORIES, run_snakemake
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from amygdala_readout.directions import METHODS
-from amygdala_readout.extract import last_token_activations, token_activations
+from amygdala_readout.extract import last_token_activations, text_subspace, token_activations
+from amygdala_readout.methods import METHODS
 from amygdala_readout.package import read_package
-from amygdala_readout.subspace import naive_subspace, text_subspace
-from conftest import TINY_PAIRED, TINY_STORIES, run_snakemake
+from amygdala_readout.subspace import naive_subspace
 
 
 def scheduled(dry_run_output: str) -> dict[str, int]:
@@ -241,8 +241,69 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
         (m, s, l) for m in METHODS for s in ("centred", "raw") for l in (1, 2, 3))
     # 8 single stories and 2 framings are scored; the scenario is held out as a whole
     assert set(heldout.n_scored) == {10} and set(heldout.chance_top1) == {0.25}
-    assert heldout.top1.between(0, 1).all()
+    # each accuracy is a count of the n_scored texts, and a top-1 hit is also a top-5 hit
+    assert ((heldout.top1 * heldout.n_scored).round(6) % 1 == 0).all() and (heldout.top5 >= heldout.top1).all()
     assert (quality / "subspace" / "eigenvalues.png").stat().st_size > 1000
+
+
+def _is_float(value, nullable=False):
+    return (value is None and nullable) or (isinstance(value, float) and not isinstance(value, bool))
+
+
+def check_trainer_quality_layout(quality, concepts, layers, middle, corpus, subspace):
+    """Every key and type of the quality.json of the trainer we replace (shared/seed_quality_schema.md)."""
+    assert sorted(quality) == sorted(concepts)
+    for entry in quality.values():
+        keys = {"n_positive_stories", "per_layer", "outlier_stories", "nearest_concepts", "per_head",
+                "linear_combination"} | ({"subspace_eigvals"} if subspace else set())
+        assert set(entry) == keys
+        assert isinstance(entry["n_positive_stories"], int) and entry["n_positive_stories"] > 0
+        assert sorted(entry["per_layer"]) == sorted(map(str, layers))
+        for row in entry["per_layer"].values():
+            assert len(row["top3_variance_ratios"]) == 3 and all(map(_is_float, row["top3_variance_ratios"]))
+            for key in ("first_pc_variance_ratio", "story_projection_mean", "story_projection_std",
+                        "story_projection_min", "story_projection_max", "story_alignment_mean",
+                        "story_alignment_std", "best_neuron_cosine"):
+                assert _is_float(row[key]), key
+            assert row["story_projection_min"] <= row["story_projection_mean"] <= row["story_projection_max"]
+            assert isinstance(row["best_neuron_idx"], int)
+            assert [i for i, _ in row["top5_neurons"]][0] == row["best_neuron_idx"] and len(row["top5_neurons"]) == 5
+            assert all(isinstance(i, int) and _is_float(c) for i, c in row["top5_neurons"])
+        assert len(entry["outlier_stories"]) == 2
+        for text, alignment in entry["outlier_stories"]:  # the story's text, as the trainer lists it
+            assert text in corpus and _is_float(alignment)
+        assert len(entry["nearest_concepts"]) == len(concepts) - 1  # the top 5, here fewer exist
+        assert all(c in concepts and _is_float(cos) for c, cos in entry["nearest_concepts"])
+        assert sorted(entry["per_head"]) == sorted(map(str, layers))
+        for heads in entry["per_head"].values():
+            assert (heads["n_heads"], heads["head_dim"]) == (4, 8)  # the tiny model: 4 heads of 8
+            assert len(heads["top_heads"]) == 4 and _is_float(heads["head_concentration"])
+            assert all(isinstance(h, int) and _is_float(norm) and norm >= 0 and _is_float(sel)
+                       for h, norm, sel in heads["top_heads"])
+        if subspace:
+            assert sorted(entry["subspace_eigvals"]) == sorted(map(str, layers))
+            assert all(all(map(_is_float, values)) for values in entry["subspace_eigvals"].values())
+        for combination in entry["linear_combination"].values():
+            assert _is_float(combination["r_squared"]) and _is_float(combination["residual_norm"])
+            assert all(c in concepts and _is_float(b) for c, b in combination["top_contributors"])
+        assert sorted(entry["linear_combination"]) == sorted(map(str, layers))
+    assert middle in layers
+
+
+def test_each_package_carries_a_quality_json_in_the_trainers_layout(finished_run):
+    corpus = {path.read_text().strip() for path in (finished_run / "corpus").rglob("*.txt")}
+    for method in METHODS:
+        ours = json.loads((finished_run / "results/quality" / method / "quality.json").read_text())
+        quality = json.loads((finished_run / "results/readout" / method / "quality.json").read_text())
+        check_trainer_quality_layout(quality, sorted(ours["concepts"]), ours["layers"], ours["middle_layer"],
+                                     corpus, subspace=method == "subspace")
+        fear = ours["concepts"]["fear"]["layers"]["2"]
+        assert quality["fear"]["per_layer"]["2"]["first_pc_variance_ratio"] == fear["first_pc_ratio"]
+        assert quality["fear"]["nearest_concepts"][0] == [fear["nearest_concepts"][0]["concept"],
+                                                          fear["nearest_concepts"][0]["cosine"]]
+    best = json.loads((finished_run / "results/readout/best/readout.json").read_text())["selected_method"]
+    assert ((finished_run / "results/readout/best/quality.json").read_bytes()
+            == (finished_run / "results/readout" / best / "quality.json").read_bytes())
 
 
 def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished_run):
@@ -254,7 +315,7 @@ def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished
     metrics = pd.concat([pd.read_csv(results / "evaluations" / "own" / m / "metrics.tsv", sep="\t").assign(method=m)
                          for m in METHODS])
     assert set(metrics.reading) == {"last_token", "all_tokens", "sentence_ends"}  # raw text: every reading
-    expected, layer, means = choose_readout(metrics, METHODS)
+    expected, layer, means = choose_readout(metrics, tuple(METHODS))
     best = results / "readout" / "best"
     meta, tensors = read_package(best)
     assert meta["selected_method"] == expected == meta["method"]

@@ -9,6 +9,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .errors import UserError
+from .methods import METHODS
 
 
 class ConfigError(UserError):
@@ -22,3 +23,7 @@ def check_config(config: dict, schema_path: str | Path) -> None:
     if error is not None:
         where = "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
         raise ConfigError(f"{where}: {error.message}; see schemas/{Path(schema_path).name} for what each key takes")
+    for i, name in enumerate(config.get("methods", [])):
+        if name not in METHODS:
+            raise ConfigError(f"config.methods[{i}]: {name!r} is not a method; known: {', '.join(METHODS)} "
+                              "(registered in src/amygdala_readout/methods.py)")

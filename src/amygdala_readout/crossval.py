@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from .directions import fit
+from .methods import fit
 
 
 def text_groups(scenarios: list[str], sources: list[str]) -> list[str]:

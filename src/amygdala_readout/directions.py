@@ -1,8 +1,7 @@
-"""Fitting one direction per concept and layer from labelled activations."""
+"""The fitting methods' maths: one direction per concept from one layer's labelled activations.
+The registry that names them and calls them is ``methods``."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import sklearn
@@ -10,35 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 
-
-def positive_masks(labels: list[str], concepts: list[str]) -> np.ndarray:
-    """(n_concepts, n_texts) booleans: text j is a positive of concept i. Baselines have label ""."""
-    labels_arr = np.asarray(labels, dtype=object)
-    return np.stack([labels_arr == concept for concept in concepts])
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError("a direction is exactly zero: its positives and negatives have the same mean")
-    return matrix / norms
-
-
-def _checked_masks(labels: list[str], concepts: list[str]) -> np.ndarray:
-    masks = positive_masks(labels, concepts)
-    counts = masks.sum(axis=1)
-    if np.any(counts == 0) or np.any(counts == len(labels)):
-        raise ValueError("every concept needs at least one positive and one negative text")
-    return masks
-
-
-def _per_text(values, n_texts: int, what: str, method: str) -> np.ndarray:
-    if values is None:
-        raise ValueError(f"method {method!r} needs {what}")
-    values = np.asarray(values, dtype=object)
-    if values.shape != (n_texts,):
-        raise ValueError(f"method {method!r}: {what} has {values.shape[0]} entries for {n_texts} texts")
-    return values
+from .masks import checked_masks, per_text, unit_rows
 
 
 def pooled(activations: np.ndarray, labels: list[str], concepts: list[str]) -> np.ndarray:
@@ -48,7 +19,7 @@ def pooled(activations: np.ndarray, labels: list[str], concepts: list[str]) -> n
     ``activations`` is (n_texts, hidden); returns (n_concepts, hidden) unit rows.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    masks = _checked_masks(labels, concepts)
+    masks = checked_masks(labels, concepts)
     counts = masks.sum(axis=1, keepdims=True)
     pos_sum = masks.astype(np.float64) @ acts
     neg_mean = (acts.sum(axis=0) - pos_sum) / (len(labels) - counts)
@@ -81,7 +52,7 @@ def paired_centered(activations: np.ndarray, labels: list[str], concepts: list[s
     Returns (n_concepts, hidden) unit rows.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    scenarios = _per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)",
+    scenarios = per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)",
                           "paired_centered")
     centred = np.empty_like(acts)
     for scenario in set(scenarios):  # "" = the unpaired stories, centred on their own mean
@@ -142,9 +113,9 @@ def pca(activations: np.ndarray, labels: list[str], concepts: list[str], scenari
     nothing at all. So the differences are not centred here. Float64; (n_concepts, hidden) unit rows.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    scenarios = _per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)",
+    scenarios = per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)",
                           "pca")
-    masks = _checked_masks(labels, concepts)
+    masks = checked_masks(labels, concepts)
     rows = []
     for concept, mask in zip(concepts, masks):
         diffs = acts[mask] - matched_negatives(acts, labels, concept, scenarios)
@@ -172,7 +143,7 @@ def lda(activations: np.ndarray, labels: list[str], concepts: list[str]) -> tupl
     from sklearn.covariance import ledoit_wolf
 
     acts = np.asarray(activations, dtype=np.float64)
-    masks = _checked_masks(labels, concepts)
+    masks = checked_masks(labels, concepts)
     labels_arr = np.asarray(labels, dtype=object)
     within = np.empty_like(acts)
     for label in set(labels):
@@ -234,8 +205,8 @@ def probe_c_scores(activations: np.ndarray, labels: list[str], concepts: list[st
     acts = np.asarray(activations, dtype=np.float64)
     if not np.all(np.isfinite(acts)):
         raise ValueError("activations are not all finite")
-    groups = _per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
-    masks = _checked_masks(labels, concepts)
+    groups = per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
+    masks = checked_masks(labels, concepts)
     c_grid = np.asarray(c_grid, dtype=np.float64)
     order = np.argsort(c_grid)  # ascending, so each fit warm-starts from the more regularised one
     aucs = [[] for _ in c_grid]
@@ -291,8 +262,8 @@ def probe(activations: np.ndarray, labels: list[str], concepts: list[str], group
     Returns (directions (n_concepts, hidden) unit rows, bias (n_concepts,), chosen C).
     """
     acts = np.asarray(activations, dtype=np.float64)
-    groups = _per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
-    masks = _checked_masks(labels, concepts)
+    groups = per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
+    masks = checked_masks(labels, concepts)
     c = choose_c(probe_c_scores(acts, labels, concepts, groups, c_grid, n_folds), c_grid)
     scaler, basis, coords = _standardised_span(acts)
     weights, intercepts = [], []
@@ -304,47 +275,3 @@ def probe(activations: np.ndarray, labels: list[str], concepts: list[str], group
     w_act = np.stack(weights) / scaler.scale_
     norms = np.linalg.norm(w_act, axis=1)
     return unit_rows(w_act), np.asarray(intercepts) / norms, c
-
-
-# Simplest first: fewest assumptions and parameters. A tie in held-out accuracy goes to the earlier one.
-METHODS = ("pooled", "paired_centered", "pca", "lda", "subspace", "probe")
-
-
-@dataclass
-class Fitted:
-    """A method's result for one layer: unit directions (n_concepts, hidden), and what some methods add:
-    the subspace method's top eigenvalues (n_concepts, n), a per-concept intercept (n_concepts,)."""
-
-    directions: np.ndarray
-    eigenvalues: np.ndarray | None = None
-    bias: np.ndarray | None = None
-
-
-def fit(method: str, last_token: np.ndarray, labels: list[str], concepts: list[str], *,
-        bases=None, scenarios: list[str] | None = None, groups: list[str] | None = None,
-        eigen_k: int = 5, n_eigenvalues: int | None = None) -> Fitted:
-    """Fit ``method`` on one layer's texts. ``labels``: concept per text, "" for a baseline.
-
-    ``bases`` (each text's token subspace) is needed by ``subspace`` only; ``scenarios`` (paired
-    scenario per text, "" for a single story) by ``paired_centered`` and ``pca``; ``groups``
-    (cross-validation group per text, ``crossval.text_groups``) by ``probe``; ``probe`` and ``lda`` set ``bias``.
-    """
-    if method == "pooled":
-        return Fitted(pooled(last_token, labels, concepts))
-    if method == "subspace":
-        from .subspace import subspace  # it builds on this module
-
-        directions, eigenvalues = subspace(last_token, bases, labels, concepts, eigen_k=eigen_k,
-                                           n_eigenvalues=n_eigenvalues)
-        return Fitted(directions, eigenvalues=eigenvalues)
-    if method == "paired_centered":
-        return Fitted(paired_centered(last_token, labels, concepts, scenarios))
-    if method == "pca":
-        return Fitted(pca(last_token, labels, concepts, scenarios))
-    if method == "lda":
-        directions, bias = lda(last_token, labels, concepts)
-        return Fitted(directions, bias=bias)
-    if method == "probe":
-        directions, bias, _ = probe(last_token, labels, concepts, groups)
-        return Fitted(directions, bias=bias)
-    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")

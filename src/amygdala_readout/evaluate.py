@@ -127,7 +127,7 @@ def _parse_delimited(path: Path, text: str, columns: list[str]) -> tuple[list[st
     records = _csv_records(path, text, delimiter)
     if not records:
         raise EvaluationError(f"{path}: no header and no rows, only blank lines; {_ADD_ROWS}")
-    (_, header_end, header), body = records[0], records[1:]
+    (_, _, header), body = records[0], records[1:]
     _check_header(path, header)
     if not body:
         raise EvaluationError(f"{path}: no rows, only a header; {_ADD_ROWS}")

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
+from .architectures import attention_output_projection, find_decoder_layers
 from .errors import UserError
-from .layers import find_decoder_layers
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,6 @@ def _forward_capturing(model, layers: list[int], on_block, on_attention=None, **
     """One forward pass that hands each block in ``layers`` its output states (``on_block(layer, states)``)
     and, if given, the input of its attention output projection (``on_attention(layer, heads)``), then
     stops after the deepest: nothing after it (later blocks, final norm, LM head) is computed."""
-    from .weights import attention_output_projection
 
     blocks = find_decoder_layers(model)
 
@@ -137,6 +136,12 @@ def token_subspace(tokens: torch.Tensor, k: int | None = None) -> torch.Tensor:
     if not wide:
         return vectors[:, :keep].T
     return (vectors[:, :keep].T @ centred) / singular[:keep, None]
+
+
+def text_subspace(tokens, k: int | None = None):
+    """``token_subspace`` of a numpy array (n_tokens, hidden), returned as numpy: for tests and benchmarks
+    that build token activations by hand."""
+    return token_subspace(torch.as_tensor(tokens), k).numpy()
 
 
 def _kept(singular: torch.Tensor, shape, k: int | None) -> int:

@@ -1,4 +1,4 @@
-"""Which decoder blocks to read, and where a model keeps them."""
+"""Which decoder blocks to read: the config's indices and fractions of depth, as block indices."""
 
 from __future__ import annotations
 
@@ -6,48 +6,9 @@ import math
 
 from .errors import UserError
 
-# Attribute paths to the list of decoder blocks, tried in order. Covers Llama/Mistral/Qwen2/Qwen3/
-# Phi/Gemma 2/Gemma 3 text (model.layers), Gemma 3 multimodal (language_model nesting, both the
-# transformers>=4.52 and the older layout), GPT-2 (transformer.h), GPT-NeoX (gpt_neox.layers) and
-# OPT (model.decoder.layers).
-DECODER_LAYER_PATHS = (
-    "model.layers",
-    "model.language_model.layers",
-    "model.language_model.model.layers",
-    "language_model.model.layers",
-    "language_model.layers",
-    "transformer.h",
-    "gpt_neox.layers",
-    "model.decoder.layers",
-    "layers",
-)
-
 
 class LayerError(UserError):
     """A layer request that cannot be met; the message says what would."""
-
-
-def attribute_path(root, path: str):
-    """``root.a.b.c`` for ``path`` "a.b.c", or None as soon as a step is missing."""
-    for name in path.split("."):
-        root = getattr(root, name, None)
-        if root is None:
-            return None
-    return root
-
-
-def find_decoder_layers(model: "torch.nn.Module") -> "torch.nn.ModuleList":
-    from torch import nn  # here, not at the top: the workflow imports this package while parsing
-
-    for path in DECODER_LAYER_PATHS:
-        module = attribute_path(model, path)
-        if isinstance(module, nn.ModuleList) and len(module) > 0:
-            return module
-    raise LayerError(
-        f"cannot find the decoder blocks of {type(model).__name__}; tried "
-        + ", ".join(DECODER_LAYER_PATHS)
-        + ". Add the attribute path of its block list to DECODER_LAYER_PATHS in layers.py"
-    )
 
 
 def resolve_layers(spec: list[int | float], num_layers: int) -> list[int]:

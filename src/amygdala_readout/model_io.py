@@ -18,12 +18,16 @@ import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .architectures import find_decoder_layers
 from .errors import UserError
-from .layers import find_decoder_layers, resolve_layers
+from .layers import resolve_layers
 
 # torch is imported inside the functions that need it: the workflow imports this module while it parses
 # (to check `model:`), and every Snakemake start would otherwise pay for importing torch.
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +125,8 @@ def source_fingerprint(spec: str) -> str:
     return hashlib.sha256(repr([(p.name, _file_sample(p)) for p in files]).encode()).hexdigest()[:16]
 
 
-def text_config(config):
-    """The language model's config inside a multimodal one (Gemma 3 4B+ nests it)."""
-    return getattr(config, "text_config", None) or config
-
-
 def _dequantize_gguf(gguf_path: Path, out_dir: Path, trust_remote_code: bool) -> None:
     import torch
-
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("de-quantizing %s into %s (once)", gguf_path, out_dir)
@@ -176,21 +174,25 @@ def read_config(kind: str, source: str | Path, trust_remote_code: bool = False):
         raise ModelError(f"{source}: model config not understood: {err}") from None
 
 
+def meta_model(config, trust_remote_code: bool = False):
+    """The model built on the meta device from its config: its structure, no memory and no weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    try:
+        with torch.device("meta"):
+            return AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
+    except ValueError as err:
+        raise ModelError(f"{config.model_type}: not a causal language model transformers can build ({err})") from None
+
+
 def check_architecture(config, layers: list | None, trust_remote_code: bool = False) -> int:
     """Build the model on the meta device (no memory, no weights), find its blocks and check ``layers``.
 
     Returns the number of decoder blocks. Runs before any weights are read, so a wrong model or layer
     list fails in seconds.
     """
-    import torch
-
-    from transformers import AutoModelForCausalLM
-
-    try:
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
-    except ValueError as err:
-        raise ModelError(f"{config.model_type}: not a causal language model transformers can build ({err})") from None
+    model = meta_model(config, trust_remote_code)
     num_layers = len(find_decoder_layers(model))
     if layers is not None:
         resolve_layers(layers, num_layers)
@@ -227,7 +229,7 @@ def prepare(spec: str, work_dir: str | Path, layers: list | None = None, trust_r
     else:
         load_path = _hub_snapshot(spec)
     check_usable(load_path, trust_remote_code)
-    tconfig = text_config(config)
+    tconfig = config.get_text_config()  # a multimodal config (Gemma 3 4B+) nests it
     return PreparedModel(
         spec=spec,
         kind=kind,
@@ -274,10 +276,25 @@ def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def weight_layout(load_path: str | Path, trust_remote_code: bool = False) -> dict:
-    """``weights.weight_names_for`` in JSON form: {"n_heads": int, "layers": {"<idx>": names}}."""
-    from .weights import weight_names_for
+def weight_names_for(model_dir: str | Path, trust_remote_code: bool = False) -> dict:
+    """``weights.layer_weight_names`` for every block of the model in ``model_dir``, plus ``"n_heads"``.
 
+    The result maps each block index (int) to its names, and the str key ``"n_heads"`` to the number of
+    attention heads, so it can be passed as is to ``weights.read_layer_weights``.
+    """
+    from . import weights
+
+    config = read_config("local", Path(model_dir), trust_remote_code)
+    model = meta_model(config, trust_remote_code)
+    text = config.get_text_config()
+    n_heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
+    names: dict = weights.layer_weight_names(model, list(range(len(find_decoder_layers(model)))))
+    names["n_heads"] = int(n_heads) if n_heads else None
+    return names
+
+
+def weight_layout(load_path: str | Path, trust_remote_code: bool = False) -> dict:
+    """``weight_names_for`` in JSON form: {"n_heads": int, "layers": {"<idx>": names}}."""
     names = weight_names_for(load_path, trust_remote_code)
     n_heads = names.pop("n_heads")
     return {"n_heads": n_heads, "layers": {str(layer): entry for layer, entry in names.items()}}
@@ -298,7 +315,7 @@ def gpu_visible() -> bool:
     return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists()
 
 
-def resolve_device(device: str) -> "torch.device":
+def resolve_device(device: str) -> torch.device:
     import torch
 
     if device == "auto":
@@ -332,7 +349,7 @@ def load(load_path: str | Path, device: torch.device, dtype: torch.dtype, trust_
     tokenizer = AutoTokenizer.from_pretrained(load_path, trust_remote_code=trust_remote_code)
     config = AutoConfig.from_pretrained(load_path, trust_remote_code=trust_remote_code)
     if n_blocks is not None:
-        _keep_blocks(text_config(config), n_blocks)
+        _keep_blocks(config.get_text_config(), n_blocks)
     # The dropped blocks' weights are "unexpected" to transformers, whose load report lists them all;
     # that report is left out, and missing weights are checked here instead.
     report = logging.getLogger("transformers.modeling_utils")

@@ -250,7 +250,7 @@ def check_model_matches(meta: dict, config, folder: Path, layer: int, package_js
     """The model must be the one the package was fitted on: vectors and centres mean nothing in another's space."""
     fitted_on = provenance(meta).get("load_path") or provenance(meta).get("spec") or "the model it was fitted on"
     fix = f"point --model at the model the package was fitted on ({fitted_on}), or re-run the workflow with this model"
-    text_config = model_io.text_config(config)
+    text_config = config.get_text_config()
     hidden, blocks = getattr(text_config, "hidden_size", None), getattr(text_config, "num_hidden_layers", None)
     if hidden != meta["hidden_size"]:
         raise UserError(f"{folder}: hidden size {hidden}, but {package_json} was fitted on a model "
@@ -284,7 +284,7 @@ def reading_length(meta: dict, config, tokenizer) -> int:
     reader sees what the package was fitted on. With neither limit known, nothing is cut.
     """
     limits = [meta.get("config", {}).get("max_length") if isinstance(meta.get("config"), dict) else None,
-              getattr(model_io.text_config(config), "max_position_embeddings", None),
+              getattr(config.get_text_config(), "max_position_embeddings", None),
               getattr(tokenizer, "model_max_length", None)]
     # transformers gives a tokenizer without a limit model_max_length = 1e30: not a real context size
     sane = [int(n) for n in limits if isinstance(n, (int, float)) and 0 < n < SANE_CONTEXT]

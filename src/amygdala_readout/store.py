@@ -1,4 +1,4 @@
-"""Files on disk: atomic writes, and activation shards in safetensors."""
+"""Files on disk: atomic writes, activation shards, one method's fitted directions, and the layer list."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,6 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .errors import UserError
-
 
 _UMASK = os.umask(0)  # the umask can only be read by setting it; put it straight back
 os.umask(_UMASK)
@@ -120,3 +120,53 @@ def load_subspaces(paths: Sequence[str | Path], text_ids: Sequence[str], layers:
         return np.split(handle.get_tensor(name).astype(np.float32), np.cumsum(counts)[:-1])
 
     return _gather(paths, text_ids, layers, "subspace", split)
+
+
+def read_layers(path: str | Path) -> list[int]:
+    """The block indices of ``results/model/layers.json`` (written by the resolve_layers job)."""
+    return json.loads(Path(path).read_text())["layers"]
+
+
+@dataclass
+class Directions:
+    """One method's fit (``results/directions/<method>.safetensors``), per layer: unit ``vectors``
+    (n_concepts, hidden), the fitting set's mean activation ``centers`` (hidden,), and where the
+    method has them, ``bias`` (n_concepts,) and the subspace method's ``eigenvalues`` (n_concepts, n)."""
+
+    method: str
+    read_at: str
+    concepts: list[str]
+    vectors: dict[int, np.ndarray]
+    centers: dict[int, np.ndarray]
+    bias: dict[int, np.ndarray] = field(default_factory=dict)
+    eigenvalues: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def layers(self) -> list[int]:
+        return sorted(self.vectors)
+
+
+def save_directions(path: str | Path, fitted: Directions) -> None:
+    """float32 tensors ``layer_<idx>.vectors``, ``.center``, ``.bias``, ``.eigenvalues``; the concepts,
+    layers, method and reading in the metadata."""
+    tensors = {}
+    for name, per_layer in (("vectors", fitted.vectors), ("center", fitted.centers), ("bias", fitted.bias),
+                            ("eigenvalues", fitted.eigenvalues)):
+        for layer, values in per_layer.items():
+            tensors[f"layer_{layer}.{name}"] = torch.as_tensor(np.asarray(values)).float()
+    meta = {"concepts": json.dumps(fitted.concepts), "layers": json.dumps(fitted.layers), "method": fitted.method,
+            "read_at": fitted.read_at}
+    save_tensors(path, tensors, meta)
+
+
+def load_directions(path: str | Path) -> Directions:
+    with safe_open(str(path), framework="numpy") as handle:
+        meta, keys = handle.metadata(), set(handle.keys())
+        layers = json.loads(meta["layers"])
+
+        def per_layer(name):
+            return {layer: handle.get_tensor(f"layer_{layer}.{name}") for layer in layers
+                    if f"layer_{layer}.{name}" in keys}
+
+        return Directions(meta["method"], meta["read_at"], json.loads(meta["concepts"]), per_layer("vectors"),
+                          per_layer("center"), per_layer("bias"), per_layer("eigenvalues"))

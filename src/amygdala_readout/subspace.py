@@ -27,18 +27,9 @@ import scipy.linalg
 import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
-from .directions import positive_masks, unit_rows
+from .masks import positive_masks, unit_rows
 
 REPORTED_EIGENVALUES = 20  # kept per concept for the quality report
-
-
-def text_subspace(tokens: np.ndarray, k: int | None = None) -> np.ndarray:
-    """``extract.token_subspace`` (what extraction keeps of each text) for a numpy array (n_tokens, hidden)."""
-    import torch
-
-    from .extract import token_subspace
-
-    return token_subspace(torch.from_numpy(np.asarray(tokens)), k).numpy()
 
 
 def _orient(vectors: np.ndarray, reference: np.ndarray) -> np.ndarray:

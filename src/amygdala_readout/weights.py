@@ -13,36 +13,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .architectures import attention_output_projection, find_decoder_layers, is_transposed, mlp_down_projection
 from .errors import UserError
-from .layers import attribute_path, find_decoder_layers
 
 if TYPE_CHECKING:  # torch and numpy only for annotations: the workflow imports this package while parsing
     import numpy
     import torch
-
-# Paths, inside one decoder block, to the linear layer whose input is the concatenation of the heads'
-# outputs; tried in order. Llama/Mistral/Qwen2/Qwen3/Gemma 2/Gemma 3/Phi-3, GPT-2 (a Conv1D), GPT-NeoX,
-# Phi, OPT/BART-like, Falcon/Bloom, GPT-J.
-ATTENTION_OUTPUT_PATHS = (
-    "self_attn.o_proj",
-    "attn.c_proj",
-    "attention.dense",
-    "self_attn.dense",
-    "self_attn.out_proj",
-    "self_attention.dense",
-    "attn.out_proj",
-)
-
-# Paths to the MLP's output projection (input: the neurons, output: the residual stream). MoE blocks
-# have one per expert and match none of these, on purpose: there is no single neuron basis.
-MLP_DOWN_PATHS = (
-    "mlp.down_proj",
-    "mlp.c_proj",
-    "mlp.dense_4h_to_h",
-    "mlp.fc2",
-    "mlp.fc_out",
-    "fc2",
-)
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 RESAVE_HINT = "re-save it with save_pretrained(safe_serialization=True)"
@@ -50,31 +26,6 @@ RESAVE_HINT = "re-save it with save_pretrained(safe_serialization=True)"
 
 class WeightError(UserError):
     """The model folder's weights do not hold what the report needs; the message says what to do."""
-
-
-def _child(block: "torch.nn.Module", paths: tuple[str, ...]) -> "torch.nn.Module | None":
-    """The first module on ``paths`` that has a 2-D weight, else None."""
-    for path in paths:
-        module = attribute_path(block, path)
-        weight = getattr(module, "weight", None)
-        if weight is not None and weight.dim() == 2:
-            return module
-    return None
-
-
-def attention_output_projection(block: "torch.nn.Module") -> "torch.nn.Module | None":
-    """The block's attention output projection, or None when it has no recognisable one."""
-    return _child(block, ATTENTION_OUTPUT_PATHS)
-
-
-def mlp_down_projection(block: "torch.nn.Module") -> "torch.nn.Module | None":
-    """The block's MLP output projection, or None (MoE blocks, unknown layouts)."""
-    return _child(block, MLP_DOWN_PATHS)
-
-
-def _is_transposed(module: "torch.nn.Module") -> bool:
-    # GPT-2's Conv1D (and remote-code copies of it) stores weight as (in, out), nn.Linear as (out, in).
-    return type(module).__name__ == "Conv1D"
 
 
 def layer_weight_names(model: "torch.nn.Module", layers: list[int]) -> dict[int, dict[str, str | bool | None]]:
@@ -91,34 +42,9 @@ def layer_weight_names(model: "torch.nn.Module", layers: list[int]) -> dict[int,
             module = finder(blocks[index])
             name = module_names.get(id(module)) if module is not None else None
             entry[key] = f"{name}.weight" if name else None
-            entry[f"{key}_transposed"] = bool(module is not None and _is_transposed(module))
+            entry[f"{key}_transposed"] = bool(module is not None and is_transposed(module))
         result[index] = entry
     return result
-
-
-def weight_names_for(model_dir: str | Path, trust_remote_code: bool = False) -> dict:
-    """``layer_weight_names`` for every block of the model in ``model_dir``, plus ``"n_heads"``.
-
-    The result maps each block index (int) to its names, and the str key ``"n_heads"`` to the number of
-    attention heads, so it can be passed as is to ``read_layer_weights``.
-    """
-    import torch
-
-    from transformers import AutoModelForCausalLM
-
-    from .model_io import ModelError, read_config
-
-    config = read_config("local", Path(model_dir), trust_remote_code)
-    try:
-        with torch.device("meta"):  # structure only: no memory, no weights
-            model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code)
-    except ValueError as err:
-        raise ModelError(f"{config.model_type}: not a causal language model transformers can build ({err})") from None
-    text = config.get_text_config()
-    n_heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
-    names: dict = layer_weight_names(model, list(range(len(find_decoder_layers(model)))))
-    names["n_heads"] = int(n_heads) if n_heads else None
-    return names
 
 
 def _weight_files(folder: Path) -> dict[str, Path]:

@@ -1,0 +1,129 @@
+"""The registry of direction-fitting methods: each method's name, how it is fitted, and what it needs.
+
+A method is one function registered with ``@method("name")``. It takes one layer's training texts and
+returns a ``Fitted``: unit directions (n_concepts, hidden), and optionally a per-concept bias (servers
+score (h - center)·v + bias) and eigenvalues. The workflow's config (``methods:``), the fitting and
+cross-validation jobs, selection's tie-break (registration order: simplest first) and the tests all
+take the list from ``METHODS``, so registering is all a new method needs. The maths lives in
+``directions`` and ``subspace``, imported when a method is fitted: the workflow reads this module
+while it parses, and scikit-learn alone takes a second to import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Fitted:
+    """A method's result for one layer: unit directions (n_concepts, hidden), and what some methods add:
+    the subspace method's top eigenvalues (n_concepts, n), a per-concept intercept (n_concepts,)."""
+
+    directions: np.ndarray
+    eigenvalues: np.ndarray | None = None
+    bias: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """One layer's training texts, and what some methods read besides their activations.
+
+    activations: (n_texts, hidden). labels: concept per text, "" for a baseline. concepts: the concepts
+    to fit, in order. bases: each text's token subspace (methods registered with token_subspaces=True).
+    scenarios: paired scenario per text, "" for a single story. groups: cross-validation group per text
+    (``crossval.text_groups``). eigen_k, n_eigenvalues: the subspace method's settings.
+    """
+
+    activations: np.ndarray
+    labels: list[str]
+    concepts: list[str]
+    bases: Sequence[np.ndarray] | None = None
+    scenarios: list[str] | None = None
+    groups: list[str] | None = None
+    eigen_k: int = 5
+    n_eigenvalues: int | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    fit: Callable[[TrainingSet], Fitted]
+    # needs each text's token subspace: extraction keeps them only when a configured method does
+    token_subspaces: bool = False
+
+
+METHODS: dict[str, Method] = {}
+
+
+def method(name: str, *, token_subspaces: bool = False):
+    """Register the decorated function as the method ``name``."""
+
+    def register(function: Callable[[TrainingSet], Fitted]):
+        if name in METHODS:
+            raise ValueError(f"method {name!r} is registered twice")
+        METHODS[name] = Method(name, function, token_subspaces)
+        return function
+
+    return register
+
+
+def fit(name: str, activations: np.ndarray, labels: list[str], concepts: list[str], **extra) -> Fitted:
+    """Fit the method ``name`` on one layer's texts; ``extra``: the other fields of ``TrainingSet``."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
+    return METHODS[name].fit(TrainingSet(activations, list(labels), list(concepts), **extra))
+
+
+def needs_token_subspaces(names: Sequence[str]) -> bool:
+    return any(METHODS[name].token_subspaces for name in names)
+
+
+# Registered simplest first (fewest assumptions and parameters): a tie in accuracy goes to the earlier.
+
+@method("pooled")
+def _pooled(t: TrainingSet) -> Fitted:
+    from .directions import pooled
+
+    return Fitted(pooled(t.activations, t.labels, t.concepts))
+
+
+@method("paired_centered")
+def _paired_centered(t: TrainingSet) -> Fitted:
+    from .directions import paired_centered
+
+    return Fitted(paired_centered(t.activations, t.labels, t.concepts, t.scenarios))
+
+
+@method("pca")
+def _pca(t: TrainingSet) -> Fitted:
+    from .directions import pca
+
+    return Fitted(pca(t.activations, t.labels, t.concepts, t.scenarios))
+
+
+@method("lda")
+def _lda(t: TrainingSet) -> Fitted:
+    from .directions import lda
+
+    directions, bias = lda(t.activations, t.labels, t.concepts)
+    return Fitted(directions, bias=bias)
+
+
+@method("subspace", token_subspaces=True)
+def _subspace(t: TrainingSet) -> Fitted:
+    from .subspace import subspace
+
+    directions, eigenvalues = subspace(t.activations, t.bases, t.labels, t.concepts, eigen_k=t.eigen_k,
+                                       n_eigenvalues=t.n_eigenvalues)
+    return Fitted(directions, eigenvalues=eigenvalues)
+
+
+@method("probe")
+def _probe(t: TrainingSet) -> Fitted:
+    from .directions import probe
+
+    directions, bias, _ = probe(t.activations, t.labels, t.concepts, t.groups)
+    return Fitted(directions, bias=bias)
