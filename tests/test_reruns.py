@@ -43,7 +43,7 @@ def test_bad_edit_keeps_results_and_the_fixed_rerun_resumes(finished, tmp_path):
     original = story.read_text()
     outputs = sorted((reference / "results").rglob("*.safetensors"))
     mtimes = [p.stat().st_mtime_ns for p in outputs]
-    story.write_bytes(b"\xff\xfe half-saved by a crashing editor")
+    story.write_bytes(b"half-saved \xff by a crashing editor")
     failed = run_snakemake(reference, check=False)
     assert failed.returncode != 0 and "fear.txt: not UTF-8 text" in failed.stderr
     assert [p.stat().st_mtime_ns for p in outputs] == mtimes  # nothing deleted or rewritten
