@@ -50,7 +50,7 @@ from sklearn.preprocessing import StandardScaler
 
 from amygdala_readout import corpus, model_io
 from amygdala_readout.crossval import text_groups
-from amygdala_readout.evaluate import read_labelled
+from amygdala_readout.evaluate import accuracy, read_labelled
 from amygdala_readout.extract import READINGS, extract
 from amygdala_readout.methods import fit
 from amygdala_readout.package import Readout, write_package
@@ -93,13 +93,6 @@ def read_cached(model, tokenizer, texts: list[str], layers: list[int], cache: Pa
     return {r: {layer: arrays[f"{r}.{layer}"][rows].astype(np.float64) for layer in layers} for r in READINGS}
 
 
-def balanced(scores: np.ndarray, labels: list[str], concepts: list[str]) -> float:
-    """Balanced accuracy of the argmax over the Ekman concepts' scores."""
-    columns = [concepts.index(c) for c in EKMAN]
-    predicted = np.asarray(EKMAN)[np.argmax(scores[:, columns], axis=1)]
-    return float(balanced_accuracy_score(labels, predicted))
-
-
 def ceiling(acts: np.ndarray, labels: list[str]) -> float:
     """Best 5-fold balanced accuracy over ``CEILING_C`` of a supervised probe on the set itself."""
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
@@ -124,7 +117,7 @@ def score_package(package_dir: Path, sets: dict, eval_readings=("last_token", "a
             for layer in readout.layers:
                 scores = readout.scores(torch.from_numpy(acts[reading][layer]), layer).numpy()
                 rows.append({"set": name, "eval_reading": reading, "layer": layer,
-                             "balanced_accuracy": round(balanced(scores, labels, readout.concepts), 4)})
+                             "balanced_accuracy": round(accuracy(scores, labels, readout.concepts)["balanced"], 4)})
     return rows
 
 

@@ -11,7 +11,7 @@ from amygdala_readout import corpus as corpus_lib
 from amygdala_readout.digests import code_digest, file_digest
 from amygdala_readout.config import check_config
 from amygdala_readout.evaluate import read_labelled
-from amygdala_readout.methods import needs_token_subspaces
+from amygdala_readout.methods import METHODS, method_settings, needs_token_subspaces
 from amygdala_readout.model_io import gpu_visible, source_fingerprint
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -84,10 +84,6 @@ def package_config():
     )
 
 
-def eigen_k(method):
-    return config["eigen_k"] if method == "subspace" else None
-
-
 def corpus_settings():
     keys = ("n_shards", "min_positives", "min_words", "near_duplicate_threshold", "thin_concept")
     return {key: config[key] for key in keys}
@@ -102,7 +98,13 @@ SHARD = {
 }
 ACTIVATIONS = digest(TABLES, sorted(SHARD.values()))
 DIRECTIONS = {
-    method: digest(ACTIVATIONS, method, eigen_k(method), config["read_at"], code("fit_directions"))
+    method: digest(
+        ACTIVATIONS,
+        method,
+        method_settings(method, config),
+        config["read_at"],
+        code("fit_directions"),
+    )
     for method in config["methods"]
 }
 PACKAGE = {
@@ -113,7 +115,7 @@ HELDOUT = {
     method: digest(
         ACTIVATIONS,
         method,
-        eigen_k(method),
+        method_settings(method, config),
         config["read_at"],
         config["cv_folds"],
         code("heldout_accuracy"),
@@ -134,20 +136,25 @@ EVALUATION_TEXTS = {
     )
     for name, e in EVALUATIONS.items()
 }
-METRICS = {
-    (name, method): digest(
-        EVALUATION_TEXTS[name],
-        PACKAGE[method],
-        e["label_column"],
-        e["label_map"],
-        code("evaluate_readout"),
-    )
+METRICS = {  # by evaluation, then method
+    name: {
+        method: digest(
+            EVALUATION_TEXTS[name],
+            PACKAGE[method],
+            e["label_column"],
+            e["label_map"],
+            code("evaluate_readout"),
+        )
+        for method in config["methods"]
+    }
     for name, e in EVALUATIONS.items()
-    for method in config["methods"]
 }
 SUMMARY = digest(sorted(HELDOUT.items()), code("heldout_summary"))
 SELECTION = digest(
-    SUMMARY, sorted(PACKAGE.items()), sorted(METRICS.values()), code("select_readout")
+    SUMMARY,
+    sorted(PACKAGE.items()),
+    sorted(METRICS.items()),
+    code("select_readout"),
 )
 
 
@@ -162,9 +169,9 @@ def shard_stories(wildcards):
 
 
 def quality_targets():
-    """The quality report of each method, held-out accuracy, and the subspace method's spectra."""
-    targets = [f"results/quality/{method}/quality.json" for method in config["methods"]]
+    """The quality report of each method, held-out accuracy, and the spectra of methods with eigenvalues."""
+    methods = config["methods"]
+    targets = [f"results/quality/{method}/quality.json" for method in methods]
     targets.append("results/quality/heldout_accuracy.tsv")
-    if "subspace" in config["methods"]:
-        targets.append("results/quality/subspace/eigenvalues.png")
+    targets += [f"results/quality/{m}/eigenvalues.png" for m in methods if METHODS[m].eigenvalues]
     return targets

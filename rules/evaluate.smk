@@ -1,15 +1,14 @@
 rule extract_evaluation:
     input:
-        data=lambda wildcards: EVALUATIONS[wildcards.evaluation]["path"],
+        data=lookup(dpath="{evaluation}/path", within=EVALUATIONS),
         model="results/model/model.json",
         layers="results/model/layers.json",
     output:
         "results/evaluations/{evaluation}/activations.safetensors",
     params:
-        text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
+        text_column=lookup(dpath="{evaluation}/text_column", within=EVALUATIONS),
         extraction=extraction_settings(),
-        upstream=lambda wildcards: EVALUATION_TEXTS[wildcards.evaluation],
-    threads: 4
+        upstream=lookup(dpath="{evaluation}", within=EVALUATION_TEXTS),
     resources:
         gpu=GPU_JOBS,
     log:
@@ -24,7 +23,7 @@ rule extract_evaluation:
 
 rule evaluate_readout:
     input:
-        data=lambda wildcards: EVALUATIONS[wildcards.evaluation]["path"],
+        data=lookup(dpath="{evaluation}/path", within=EVALUATIONS),
         activations="results/evaluations/{evaluation}/activations.safetensors",
         vectors="results/readout/{method}/readout.safetensors",
         meta="results/readout/{method}/readout.json",
@@ -46,12 +45,12 @@ rule evaluate_readout:
             labels={"method": "{method}", "figure": "confusion"},
         ),
     params:
-        text_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["text_column"],
-        label_column=lambda wildcards: EVALUATIONS[wildcards.evaluation]["label_column"],
+        text_column=lookup(dpath="{evaluation}/text_column", within=EVALUATIONS),
+        label_column=lookup(dpath="{evaluation}/label_column", within=EVALUATIONS),
         label_map=lambda wildcards: json.dumps(
             EVALUATIONS[wildcards.evaluation]["label_map"], sort_keys=True
         ),
-        upstream=lambda wildcards: METRICS[(wildcards.evaluation, wildcards.method)],
+        upstream=lookup(dpath="{evaluation}/{method}", within=METRICS),
     log:
         "results/logs/evaluate_readout/{evaluation}/{method}.log",
     conda:

@@ -14,8 +14,7 @@ rule extract_activations:
         captures=capture_settings(),
         # the shard's story texts: changes when one of them is edited, added or removed
         texts=lambda wildcards: SCAN.shard_digest(int(wildcards.shard), config["n_shards"]),
-        upstream=lambda wildcards: SHARD[wildcards.shard],
-    threads: 4
+        upstream=lookup(dpath="{shard}", within=SHARD),
     resources:
         gpu=GPU_JOBS,
     log:

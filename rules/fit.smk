@@ -7,9 +7,9 @@ rule fit_directions:
     output:
         "results/directions/{method}.safetensors",
     params:
-        eigen_k=lambda wildcards: eigen_k(wildcards.method),
+        settings=lambda wildcards: method_settings(wildcards.method, config),
         read_at=config["read_at"],
-        upstream=lambda wildcards: DIRECTIONS[wildcards.method],
+        upstream=lookup(dpath="{method}", within=DIRECTIONS),
     log:
         "results/logs/fit_directions/{method}.log",
     benchmark:

@@ -40,7 +40,7 @@ rule quality_report:
     params:
         read_at=config["read_at"],
         corpus_dir=config["corpus_dir"],
-        upstream=lambda wildcards: QUALITY[wildcards.method],
+        upstream=lookup(dpath="{method}", within=QUALITY),
     log:
         "results/logs/quality_report/{method}.log",
     benchmark:
@@ -68,9 +68,9 @@ rule heldout_accuracy:
         ),
     params:
         folds=config["cv_folds"],
-        eigen_k=lambda wildcards: eigen_k(wildcards.method),
+        settings=lambda wildcards: method_settings(wildcards.method, config),
         read_at=config["read_at"],
-        upstream=lambda wildcards: HELDOUT[wildcards.method],
+        upstream=lookup(dpath="{method}", within=HELDOUT),
     log:
         "results/logs/heldout_accuracy/{method}.log",
     benchmark:
@@ -110,19 +110,19 @@ rule heldout_summary:
 
 rule plot_spectra:
     input:
-        "results/directions/subspace.safetensors",
+        "results/directions/{method}.safetensors",
     output:
         report(
-            "results/quality/subspace/eigenvalues.png",
+            "results/quality/{method}/eigenvalues.png",
             caption="../report/eigenvalues.rst",
             category="Quality",
-            subcategory="subspace",
-            labels={"method": "subspace", "figure": "eigenvalue spectra"},
+            subcategory="{method}",
+            labels={"method": "{method}", "figure": "eigenvalue spectra"},
         ),
     params:
-        upstream=lambda wildcards: digest(DIRECTIONS["subspace"], code("plot_spectra")),
+        upstream=lambda wildcards: digest(DIRECTIONS[wildcards.method], code("plot_spectra")),
     log:
-        "results/logs/plot_spectra.log",
+        "results/logs/plot_spectra/{method}.log",
     conda:
         "../envs/readout.yaml"
     script:

@@ -2,14 +2,14 @@
 
 import json
 
-import pandas as pd
 import torch
 
 from amygdala_readout import corpus
-from amygdala_readout.evaluate import accuracy, plot_confusions, read_labelled
+from amygdala_readout.evaluate import evaluation_tables, read_labelled
 from amygdala_readout.extract import READINGS
 from amygdala_readout.logs import job_logging
 from amygdala_readout.package import Readout
+from amygdala_readout.plots import plot_confusions
 from amygdala_readout.store import atomic_write, load_rows, write_tsv
 
 
@@ -20,30 +20,25 @@ def main(name, data_path, activations_path, package_dir, text_column, label_colu
     # through a template only its last token is meaningful; raw text is read every way a package can be
     # fitted (the all-token reading is what a server averaging its per-token scores over a text gets)
     readings = ("last_token",) if readout.meta.get("template") else READINGS
-    metrics, recall, confusion, confusions = [], [], [], {}
+    scores = {}
     for reading in readings:
         acts = load_rows([activations_path], ids, readout.layers, part=reading)
         for layer in readout.layers:
             for scoring in ("centred", "raw"):
-                scores = readout.scores(torch.from_numpy(acts[layer]), layer, centred=scoring == "centred")
-                result = accuracy(scores.numpy(), labels, readout.concepts)
-                names = result["labels"]
-                key = {"reading": reading, "layer": layer, "scoring": scoring}
-                metrics.append({**key, "n": result["n"], "top1": round(result["top1"], 4),
-                                "top3": round(result["top3"], 4), "balanced": round(result["balanced"], 4),
-                                "chance_top1": round(result["chance_top1"], 4)})
-                recall += [{**key, "label": label, "recall": round(r, 4)} for label, r in result["recall"].items()]
-                confusion += [{**key, "true": names[i], "predicted": names[j], "count": int(result["confusion"][i, j])}
-                              for i in range(len(names)) for j in range(len(names))]
-                if reading == "last_token":
-                    confusions[(layer, scoring)] = result["confusion"]
-                log.info("%s, layer %d, %s scores: top-1 %.3f, balanced %.3f, top-3 %.3f (chance %.3f)", reading,
-                         layer, scoring, result["top1"], result["balanced"], result["top3"], result["chance_top1"])
-    write_tsv(out["metrics"], pd.DataFrame(metrics))
-    write_tsv(out["recall"], pd.DataFrame(recall))
-    write_tsv(out["confusion"], pd.DataFrame(confusion))
+                scores[(reading, layer, scoring)] = readout.scores(
+                    torch.from_numpy(acts[layer]), layer, centred=scoring == "centred").numpy()
+    tables = evaluation_tables(scores, labels, readout.concepts)
+    for row in tables.metrics.itertuples():
+        log.info("%s, layer %d, %s scores: top-1 %.3f, balanced %.3f, top-3 %.3f (chance %.3f)", row.reading,
+                 row.layer, row.scoring, row.top1, row.balanced, row.top3, row.chance_top1)
+    write_tsv(out["metrics"], tables.metrics)
+    write_tsv(out["recall"], tables.recall)
+    write_tsv(out["confusion"], tables.confusion)
+    figures = {(layer, scoring): m for (reading, layer, scoring), m in tables.confusions.items()
+               if reading == "last_token"}
+    names = sorted(set(labels))
     title = f"{name}: {len(texts)} texts, {len(names)} labels, method {readout.meta.get('method')}"
-    atomic_write(out["plot"], lambda tmp: plot_confusions(confusions, names, tmp, title))
+    atomic_write(out["plot"], lambda tmp: plot_confusions(figures, names, tmp, title))
 
 
 with job_logging(snakemake.log[0]) as log:

@@ -1,12 +1,11 @@
 """Run one shard's stories through the model and keep the residual stream at each text's last token."""
 
-import json
 from pathlib import Path
 
 from amygdala_readout import corpus
 from amygdala_readout.extract import extract_to_file
 from amygdala_readout.logs import job_logging
-from amygdala_readout.store import read_layers
+from amygdala_readout.store import read_layers, read_model_info
 
 
 def main(corpus_dir, story_paths, expected_digest, model_info_path, layers_path, out_path, **settings):
@@ -21,7 +20,7 @@ def main(corpus_dir, story_paths, expected_digest, model_info_path, layers_path,
             records.setdefault(corpus.text_id(text), (rel, text))
     extract_to_file(
         [text for _, text in records.values()], list(records), [source for source, _ in records.values()],
-        json.loads(Path(model_info_path).read_text()), read_layers(layers_path),
+        read_model_info(model_info_path), read_layers(layers_path),
         out_path, **settings,
     )
 

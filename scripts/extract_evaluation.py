@@ -1,13 +1,11 @@
 """Run a labelled data set's texts through the model; kept apart from the corpus activations."""
 
-import json
-from pathlib import Path
 
 from amygdala_readout import corpus
 from amygdala_readout.evaluate import read_table
 from amygdala_readout.extract import extract_to_file
 from amygdala_readout.logs import job_logging
-from amygdala_readout.store import read_layers
+from amygdala_readout.store import read_layers, read_model_info
 
 
 def main(data_path, text_column, model_info_path, layers_path, out_path, **settings):
@@ -15,7 +13,7 @@ def main(data_path, text_column, model_info_path, layers_path, out_path, **setti
     # text ids, so the evaluation can check that rows and activations still line up
     extract_to_file(
         texts, [corpus.text_id(t) for t in texts], [f"{data_path} row {i + 1}" for i in range(len(texts))],
-        json.loads(Path(model_info_path).read_text()), read_layers(layers_path),
+        read_model_info(model_info_path), read_layers(layers_path),
         out_path, **settings,
     )
 

@@ -7,7 +7,7 @@ from amygdala_readout.methods import METHODS, fit
 from amygdala_readout.store import Directions, load_rows, load_subspaces, read_layers, save_directions
 
 
-def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, eigen_k, read_at):
+def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, settings, read_at):
     texts = fitting_set(texts_path, concepts_path)
     layers = read_layers(layers_path)
     acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
@@ -15,7 +15,7 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, 
     for layer in layers:  # one layer's subspaces at a time: they are the bulk of the memory
         bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if METHODS[method].token_subspaces else None
         fitted = fit(method, acts[layer], texts.labels, texts.concepts, bases=bases, scenarios=texts.scenarios,
-                     groups=text_groups(texts.scenarios, texts.sources), eigen_k=eigen_k)
+                     groups=text_groups(texts.scenarios, texts.sources), **settings)
         result.vectors[layer] = fitted.directions
         result.centers[layer] = acts[layer].mean(axis=0, dtype="float64")
         if fitted.bias is not None:
@@ -29,4 +29,4 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, 
 
 with job_logging(snakemake.log[0]) as log:
     main(snakemake.wildcards.method, snakemake.input.texts, snakemake.input.concepts, snakemake.input.layers,
-         list(snakemake.input.shards), snakemake.output[0], snakemake.params.eigen_k, snakemake.params.read_at)
+         list(snakemake.input.shards), snakemake.output[0], snakemake.params.settings, snakemake.params.read_at)

@@ -1,14 +1,19 @@
 """The quality report of one method: per-concept diagnostics per layer, triage, and their figures."""
 
-import json
-from pathlib import Path
-
 from amygdala_readout.corpus import fitting_set, read_story
 from amygdala_readout.logs import job_logging
 from amygdala_readout.model_io import layer_weight_names
 from amygdala_readout.plots import cosine_heatmap, head_selectivity_plot
 from amygdala_readout.quality import head_selectivity, layer_quality, quality_report, seed_quality, triage_table
-from amygdala_readout.store import atomic_write, load_directions, load_rows, read_layers, write_json, write_tsv
+from amygdala_readout.store import (
+    atomic_write,
+    load_directions,
+    load_rows,
+    read_layers,
+    read_model_info,
+    write_json,
+    write_tsv,
+)
 from amygdala_readout.weights import read_layer_weights
 
 
@@ -16,7 +21,7 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
          corpus_dir):
     texts = fitting_set(texts_path, concepts_path)
     layers = read_layers(layers_path)
-    model_info = json.loads(Path(model_path).read_text())
+    model_info = read_model_info(model_path)
     acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
     fitted = load_directions(directions_path)
 

@@ -20,7 +20,8 @@ def test_accuracy_counts_top1_top3_recall_and_confusion():
     assert result["top1"] == pytest.approx(2 / 4)
     assert result["top3"] == pytest.approx(1.0)
     assert result["recall"] == {"anger": 1.0, "fear": 0.0, "joy": 0.5}
-    assert result["confusion"].tolist() == [[1, 0, 0], [1, 0, 0], [1, 0, 1]]
+    assert result["confusion"].values.tolist() == [[1, 0, 0], [1, 0, 0], [1, 0, 1]]
+    assert list(result["confusion"].index) == list(result["confusion"].columns) == ["anger", "fear", "joy"]
     assert result["chance_top1"] == pytest.approx(1 / 3)
     # balanced accuracy: the mean of the per-label recalls, not of the texts
     assert result["balanced"] == pytest.approx((1.0 + 0.0 + 0.5) / 3)

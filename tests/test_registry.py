@@ -59,7 +59,29 @@ def test_the_default_methods_are_registered_and_only_subspace_needs_token_subspa
     defaults = yaml.safe_load(SCHEMA.read_text())["properties"]["methods"]["default"]
     assert set(defaults) <= set(METHODS)
     assert [name for name, m in METHODS.items() if m.token_subspaces] == ["subspace"]
+    assert [name for name, m in METHODS.items() if m.eigenvalues] == ["subspace"]
     assert not methods.needs_token_subspaces(defaults)
+
+
+def test_a_method_reads_its_settings_from_config_and_cross_validation_passes_them():
+    seen = []
+
+    @method("top_k_mean", settings=("eigen_k",))
+    def top_k_mean(t: TrainingSet) -> Fitted:
+        seen.append((t.eigen_k, t.directions_only))
+        return METHODS["pooled"].fit(t)
+
+    try:
+        config = {"eigen_k": 3, "cv_folds": 5}
+        settings = methods.method_settings("top_k_mean", config)
+        assert settings == {"eigen_k": 3} and methods.method_settings("pooled", config) == {}
+        acts, labels, scenarios, sources = planted_corpus()
+        fit("top_k_mean", acts, labels, CONCEPTS, **settings)
+        heldout_predictions("top_k_mean", acts, labels, CONCEPTS, text_groups(scenarios, sources), n_folds=2,
+                            settings=settings)
+        assert seen == [(3, False), (3, True), (3, True)]  # the fit, then each fold (directions only)
+    finally:
+        METHODS.pop("top_k_mean", None)
 
 
 def test_the_config_comments_and_the_schema_name_every_registered_method():

@@ -180,7 +180,7 @@ def test_every_rule_leaves_a_log(finished_run):
         assert (logs / name).exists(), name
     assert "layer 2 (66.7% depth of 4 blocks)" in (logs / "resolve_layers.log").read_text()
     for name in ("quality_report/subspace.log", "heldout_accuracy/subspace.log", "heldout_summary.log",
-                 "plot_spectra.log", "fit_directions/subspace.log", "select_readout.log"):
+                 "plot_spectra/subspace.log", "fit_directions/subspace.log", "select_readout.log"):
         assert (logs / name).exists(), name
 
 

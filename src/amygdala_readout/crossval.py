@@ -12,11 +12,15 @@ it is left out and counted in ``n_unscorable``.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from .methods import fit
+from .metrics import confusion_table, top_k, true_ranks
+from .package import score
 
 
 def text_groups(scenarios: list[str], sources: list[str]) -> list[str]:
@@ -34,14 +38,15 @@ def heldout_predictions(
     n_folds: int = 5,
     bases=None,
     scenarios: list[str] | None = None,
-    eigen_k: int = 5,
+    settings: dict | None = None,
 ) -> pd.DataFrame:
     """Two rows per scored held-out positive, one per scoring ("centred": (h - center)·v + bias, what a
     reader computes; "raw": h·v): fold, text index, concept, scoring, predicted, rank (0 = top-1),
-    n_candidates. ``attrs["n_unscorable"]`` counts the held-out positives that could not be scored."""
+    n_candidates. ``settings``: the method's own config values (``Method.settings``).
+    ``attrs["n_unscorable"]`` counts the held-out positives that could not be scored."""
     labels_arr = np.asarray(labels, dtype=object)
     n_splits = min(n_folds, len(set(groups)))
-    rows, unscorable = [], 0
+    tables, unscorable = [], 0
     splitter = GroupKFold(n_splits=n_splits)
     for fold, (train, test) in enumerate(splitter.split(last_token, groups=groups)):
         train_labels = list(labels_arr[train])
@@ -53,24 +58,26 @@ def heldout_predictions(
             method, last_token[train], train_labels, fitted,
             bases=None if bases is None else [bases[i] for i in train],
             scenarios=None if scenarios is None else [scenarios[i] for i in train],
-            groups=[groups[i] for i in train], eigen_k=eigen_k, n_eigenvalues=eigen_k,
+            groups=[groups[i] for i in train], directions_only=True, **(settings or {}),
         )
-        bias = 0.0 if result.bias is None else result.bias
-        center = last_token[train].mean(axis=0)
-        index = {c: i for i, c in enumerate(fitted)}
-        for t in test:
-            label = labels_arr[t]
-            if not label:
-                continue  # baselines tell no concept
-            if label not in index:
-                unscorable += 1
-                continue
-            centred = result.directions @ (last_token[t] - center) + bias  # what a reader computes
-            for scoring, scores in (("centred", centred), ("raw", result.directions @ last_token[t])):
-                order = np.argsort(-scores)
-                rank = int(np.flatnonzero(order == index[label])[0])
-                rows.append((fold, int(t), label, scoring, fitted[order[0]], rank, len(fitted)))
-    table = pd.DataFrame(rows, columns=["fold", "text", "concept", "scoring", "predicted", "rank", "n_candidates"])
+        positives = [t for t in test if labels_arr[t]]  # baselines tell no concept
+        scored = [t for t in positives if labels_arr[t] in fitted]
+        unscorable += len(positives) - len(scored)
+        if not scored:
+            continue
+        truth = np.array([fitted.index(labels_arr[t]) for t in scored])
+        held_out = last_token[scored]
+        for scoring, scores in (
+            ("centred", score(held_out, result.directions, last_token[train].mean(axis=0), result.bias)),
+            ("raw", score(held_out, result.directions)),
+        ):
+            tables.append(pd.DataFrame({
+                "fold": fold, "text": scored, "concept": labels_arr[scored], "scoring": scoring,
+                "predicted": np.asarray(fitted, dtype=object)[np.argmax(scores, axis=1)],
+                "rank": true_ranks(scores, truth), "n_candidates": len(fitted),
+            }))
+    columns = ["fold", "text", "concept", "scoring", "predicted", "rank", "n_candidates"]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
     table.attrs["n_unscorable"] = unscorable
     return table
 
@@ -82,8 +89,8 @@ def accuracy_summary(predictions: pd.DataFrame) -> dict[str, float | int]:
         return {"top1": float("nan"), "top5": float("nan"), "chance_top1": float("nan"),
                 "chance_top5": float("nan"), "n_scored": 0, "n_unscorable": predictions.attrs.get("n_unscorable", 0)}
     return {
-        "top1": float((predictions["rank"] == 0).mean()),
-        "top5": float((predictions["rank"] < 5).mean()),
+        "top1": top_k(predictions["rank"], 1),
+        "top5": top_k(predictions["rank"], 5),
         "chance_top1": float((1 / predictions.n_candidates).mean()),
         "chance_top5": float(np.minimum(5 / predictions.n_candidates, 1).mean()),
         "n_scored": n,
@@ -95,11 +102,34 @@ def confusion(predictions: pd.DataFrame) -> pd.DataFrame:
     """Counts of one scoring's predictions: rows = true concept, columns = predicted concept (the
     concepts that occur in either)."""
     names = sorted(set(predictions.concept) | set(predictions.predicted))
-    return pd.crosstab(
-        pd.Categorical(predictions.concept, categories=names),
-        pd.Categorical(predictions.predicted, categories=names),
-        rownames=["concept"], colnames=["predicted"], dropna=False,
-    )
+    return confusion_table(list(predictions.concept), list(predictions.predicted), names)
+
+
+class HeldoutTables(NamedTuple):
+    """What heldout_accuracy writes: the accuracy table (a row per layer and scoring), each layer's
+    centred confusion counts and the same in long form (layer, concept, predicted, count), and the
+    layer of best centred top-1 (the first, on a tie)."""
+
+    accuracy: pd.DataFrame
+    confusions: dict[int, pd.DataFrame]
+    confusion_long: pd.DataFrame
+    best_layer: int
+
+
+def heldout_tables(method: str, predictions: dict[int, pd.DataFrame]) -> HeldoutTables:
+    """The tables of one method from each layer's ``heldout_predictions``."""
+    rows, confusions = [], {}
+    for layer, table in predictions.items():
+        for scoring in ("centred", "raw"):
+            summary = accuracy_summary(table[table.scoring == scoring])
+            rows.append({"method": method, "layer": layer, "scoring": scoring,
+                         **{k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}})
+        confusions[layer] = confusion(table[table.scoring == "centred"])
+    accuracy = pd.DataFrame(rows)
+    centred = accuracy[accuracy.scoring == "centred"].reset_index(drop=True)
+    best = int(centred.layer[centred.top1.fillna(-1).idxmax()])
+    long = pd.concat([m.stack().rename("count").reset_index().assign(layer=layer) for layer, m in confusions.items()])
+    return HeldoutTables(accuracy, confusions, long[["layer", "concept", "predicted", "count"]], best)
 
 
 def choose_method(table: pd.DataFrame, simplest_first: tuple[str, ...]) -> tuple[str, dict[str, float]]:

@@ -7,11 +7,13 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .errors import UserError
+from .metrics import label_accuracy
 
 
 class EvaluationError(UserError):
@@ -234,24 +236,43 @@ def read_labelled(path: str | Path, text_column: str, label_column: str, label_m
 
 def accuracy(scores: np.ndarray, labels: list[str], concepts: list[str]) -> dict:
     """Top-1/top-3 accuracy, balanced accuracy (mean per-label recall: the labels of a real set are
-    rarely balanced), per-label recall and confusion of argmax over the labels' concepts.
+    rarely balanced), per-label recall and confusion (a DataFrame) of argmax over the labels' concepts.
 
     ``scores`` is (n_texts, n_concepts) over ``concepts``; only the concepts that occur among the labels
     compete, so a 6-label set is a 6-way choice whatever the readout holds.
     """
     names = sorted(set(labels))
-    columns = [concepts.index(n) for n in names]
-    sub = np.asarray(scores)[:, columns]
-    truth = np.array([names.index(label) for label in labels])
-    ranking = np.argsort(-sub, axis=1)
-    top1 = ranking[:, 0] == truth
-    top3 = (ranking[:, :3] == truth[:, None]).any(axis=1)
-    confusion = np.zeros((len(names), len(names)), dtype=int)
-    np.add.at(confusion, (truth, ranking[:, 0]), 1)
-    recall = {n: float(confusion[i, i] / confusion[i].sum()) for i, n in enumerate(names)}
-    return {"labels": names, "n": len(labels), "top1": float(top1.mean()), "top3": float(top3.mean()),
-            "balanced": float(np.mean(list(recall.values()))), "recall": recall, "confusion": confusion,
-            "chance_top1": 1.0 / len(names)}
+    result = label_accuracy(np.asarray(scores)[:, [concepts.index(n) for n in names]], labels, names, k=3)
+    return {"labels": names, **result, "chance_top1": 1.0 / len(names)}
+
+
+class EvaluationTables(NamedTuple):
+    """What evaluate_readout writes: metrics (a row per reading, layer and scoring), per-label recall,
+    confusion counts in long form, and the confusion tables by (reading, layer, scoring)."""
+
+    metrics: pd.DataFrame
+    recall: pd.DataFrame
+    confusion: pd.DataFrame
+    confusions: dict[tuple[str, int, str], pd.DataFrame]
+
+
+def evaluation_tables(scores: dict[tuple[str, int, str], np.ndarray], labels: list[str],
+                      concepts: list[str]) -> EvaluationTables:
+    """The tables of one package on one labelled set, from its scores (n_texts, n_concepts) by
+    (reading, layer, scoring)."""
+    metrics, recall, long, confusions = [], [], [], {}
+    for (reading, layer, scoring), matrix in scores.items():
+        result = accuracy(matrix, labels, concepts)
+        key = {"reading": reading, "layer": layer, "scoring": scoring}
+        metrics.append({**key, "n": result["n"], **{m: round(result[m], 4) for m in
+                                                    ("top1", "top3", "balanced", "chance_top1")}})
+        recall += [{**key, "label": label, "recall": round(r, 4)} for label, r in result["recall"].items()]
+        counts = result["confusion"]
+        long.append(counts.stack().rename("count").reset_index()
+                    .rename(columns={"concept": "true"}).assign(**key))
+        confusions[(reading, layer, scoring)] = counts
+    confusion = pd.concat(long)[["reading", "layer", "scoring", "true", "predicted", "count"]]
+    return EvaluationTables(pd.DataFrame(metrics), pd.DataFrame(recall), confusion, confusions)
 
 
 def choose_readout(metrics: pd.DataFrame, simplest_first: tuple[str, ...],
@@ -269,35 +290,3 @@ def choose_readout(metrics: pd.DataFrame, simplest_first: tuple[str, ...],
     top = max(score for score, _ in best.values())
     method = next(m for m in order if np.isclose(best[m][0], top, rtol=0, atol=1e-9))
     return method, best[method][1], {m: score for m, (score, _) in best.items()}
-
-
-def plot_confusions(confusions: dict[tuple[int, str], np.ndarray], names: list[str], path: str | Path,
-                    title: str) -> None:
-    """One heatmap per (layer, scoring), rows = true label, columns = predicted; saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = sorted(confusions)
-    layers = sorted({k[0] for k in keys})
-    scorings = sorted({k[1] for k in keys})
-    size = 0.45 * len(names) + 1.5
-    fig, axes = plt.subplots(len(scorings), len(layers), figsize=(size * len(layers), size * len(scorings)),
-                             squeeze=False)
-    for (layer, scoring), matrix in confusions.items():
-        ax = axes[scorings.index(scoring)][layers.index(layer)]
-        ax.imshow(matrix, cmap="Blues")
-        for (i, j), count in np.ndenumerate(matrix):
-            if count:
-                ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
-        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
-        acc = np.trace(matrix) / matrix.sum()
-        ax.set_title(f"layer {layer}, {scoring}: top-1 {acc:.2f}", fontsize=8)
-        ax.set_xlabel("predicted", fontsize=7)
-        ax.set_ylabel("true", fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)

@@ -34,7 +34,8 @@ class TrainingSet:
     activations: (n_texts, hidden). labels: concept per text, "" for a baseline. concepts: the concepts
     to fit, in order. bases: each text's token subspace (methods registered with token_subspaces=True).
     scenarios: paired scenario per text, "" for a single story. groups: cross-validation group per text
-    (``crossval.text_groups``). eigen_k, n_eigenvalues: the subspace method's settings.
+    (``crossval.text_groups``). directions_only: the caller reads only directions and bias
+    (cross-validation), so a method may skip its extras. eigen_k: the subspace method's setting.
     """
 
     activations: np.ndarray
@@ -43,8 +44,8 @@ class TrainingSet:
     bases: Sequence[np.ndarray] | None = None
     scenarios: list[str] | None = None
     groups: list[str] | None = None
+    directions_only: bool = False
     eigen_k: int = 5
-    n_eigenvalues: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,23 @@ class Method:
     fit: Callable[[TrainingSet], Fitted]
     # needs each text's token subspace: extraction keeps them only when a configured method does
     token_subspaces: bool = False
+    # the config keys the method reads, passed to it as TrainingSet fields of the same name: changing
+    # one refits this method and no other
+    settings: tuple[str, ...] = ()
+    # returns eigenvalues: the quality report then plots their spectra
+    eigenvalues: bool = False
 
 
 METHODS: dict[str, Method] = {}
 
 
-def method(name: str, *, token_subspaces: bool = False):
-    """Register the decorated function as the method ``name``."""
+def method(name: str, *, token_subspaces: bool = False, settings: tuple[str, ...] = (), eigenvalues: bool = False):
+    """Register the decorated function as the method ``name`` (the fields are ``Method``'s)."""
 
     def register(function: Callable[[TrainingSet], Fitted]):
         if name in METHODS:
             raise ValueError(f"method {name!r} is registered twice")
-        METHODS[name] = Method(name, function, token_subspaces)
+        METHODS[name] = Method(name, function, token_subspaces, tuple(settings), eigenvalues)
         return function
 
     return register
@@ -79,6 +85,11 @@ def fit(name: str, activations: np.ndarray, labels: list[str], concepts: list[st
 
 def needs_token_subspaces(names: Sequence[str]) -> bool:
     return any(METHODS[name].token_subspaces for name in names)
+
+
+def method_settings(name: str, config: dict) -> dict:
+    """The config values the method ``name`` reads (``Method.settings``), by key."""
+    return {key: config[key] for key in METHODS[name].settings}
 
 
 # Registered simplest first (fewest assumptions and parameters): a tie in accuracy goes to the earlier.
@@ -112,12 +123,13 @@ def _lda(t: TrainingSet) -> Fitted:
     return Fitted(directions, bias=bias)
 
 
-@method("subspace", token_subspaces=True)
+@method("subspace", token_subspaces=True, settings=("eigen_k",), eigenvalues=True)
 def _subspace(t: TrainingSet) -> Fitted:
     from .subspace import subspace
 
+    # only the eigenpairs the directions use when no one reads the spectra
     directions, eigenvalues = subspace(t.activations, t.bases, t.labels, t.concepts, eigen_k=t.eigen_k,
-                                       n_eigenvalues=t.n_eigenvalues)
+                                       n_eigenvalues=1 if t.directions_only else None)
     return Fitted(directions, eigenvalues=eigenvalues)
 
 

@@ -64,6 +64,29 @@ def write_package(
     write_json(out_dir / "readout.json", meta)
 
 
+def provenance(method: str, model_info: dict, layer_info: dict, validation: dict, config: dict) -> dict:
+    """What readout.json records beside the contract: how the vectors were made, from what, with what."""
+    from importlib.metadata import version
+
+    from . import __version__
+
+    return {
+        "method": method,
+        "activation": "residual stream after decoder block <layer> (before the final norm)",
+        # what the directions were fitted on; a server may score any token (see README, "Reading")
+        "read_at": config["read_at"],
+        # a reader wraps its text in this template (its {text} replaced) and reads the last token
+        "template": config["template"],
+        "layer_depth_percent": layer_info["depth_percent"],
+        "model": {k: model_info[k] for k in ("spec", "kind", "load_path", "model_type", "num_layers", "hidden_size",
+                                              "fingerprint", "files")},
+        "corpus": {k: validation[k] for k in ("corpus_fingerprint", "n_texts", "n_concepts", "n_baselines")},
+        "config": config,
+        "versions": {"amygdala_readout": __version__,
+                     **{p: version(p) for p in ("torch", "transformers", "safetensors")}},
+    }
+
+
 REBUILD = "re-run the workflow to rebuild the package, or re-copy it"
 
 
@@ -170,6 +193,15 @@ def _check_bias(bias: torch.Tensor | None, layer: int, meta: dict, path: Path) -
                            f"({len(meta['concepts'])},); {REBUILD}")
 
 
+def score(hidden, vectors, center=None, bias=None):
+    """What a reader computes from a package, for residuals ``hidden`` (n, hidden_size) and unit rows
+    ``vectors`` (n_concepts, hidden_size): (h - center) . v + bias; without ``center`` and ``bias`` the
+    raw h . v. Works on numpy arrays and torch tensors alike: cross-validation scores its held-out
+    texts with it, ``Readout`` a package's."""
+    scores = (hidden if center is None else hidden - center) @ vectors.T
+    return scores if bias is None else scores + bias
+
+
 class Readout:
     """The reference reader of a package: what an inference server computes, and nothing more."""
 
@@ -183,7 +215,7 @@ class Readout:
         plus the package's bias when it has one; ``centred=False`` gives the raw h . v for comparison."""
         vectors = self.tensors[f"layer_{layer}.vectors"].float()
         if not centred:
-            return hidden.float() @ vectors.T
-        scores = (hidden.float() - self.tensors[f"layer_{layer}.center"].float()) @ vectors.T
+            return score(hidden.float(), vectors)
         bias = self.tensors.get(f"layer_{layer}.bias")
-        return scores if bias is None else scores + bias.float()
+        return score(hidden.float(), vectors, self.tensors[f"layer_{layer}.center"].float(),
+                     None if bias is None else bias.float())

@@ -126,3 +126,28 @@ def head_selectivity_plot(selectivity: dict[int, np.ndarray], concepts: list[str
         ax.set_title(f"layer {layer}", fontsize=9)
         fig.colorbar(image, ax=ax, shrink=0.7, label="selectivity (d)")
     _save(fig, path, title)
+
+
+def plot_confusions(confusions: dict[tuple[int, str], np.ndarray], names: list[str], path: str | Path,
+                    title: str) -> None:
+    """One heatmap per (layer, scoring), rows = true label, columns = predicted."""
+    plt = _pyplot()
+    keys = sorted(confusions)
+    layers = sorted({k[0] for k in keys})
+    scorings = sorted({k[1] for k in keys})
+    size = 0.45 * len(names) + 1.5
+    fig, axes = plt.subplots(len(scorings), len(layers), figsize=(size * len(layers), size * len(scorings)),
+                             squeeze=False)
+    for (layer, scoring), matrix in confusions.items():
+        matrix = np.asarray(matrix)
+        ax = axes[scorings.index(scoring)][layers.index(layer)]
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), count in np.ndenumerate(matrix):
+            if count:
+                ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_title(f"layer {layer}, {scoring}: top-1 {np.trace(matrix) / matrix.sum():.2f}", fontsize=8)
+        ax.set_xlabel("predicted", fontsize=7)
+        ax.set_ylabel("true", fontsize=7)
+    _save(fig, path, title)

@@ -122,9 +122,26 @@ def load_subspaces(paths: Sequence[str | Path], text_ids: Sequence[str], layers:
     return _gather(paths, text_ids, layers, "subspace", split)
 
 
+def write_layers(path: str | Path, layers: list[int], num_layers: int, depth_percent: dict[int, float]) -> None:
+    """``results/model/layers.json``: the block indices read, the model's block count, and each
+    index's depth in percent."""
+    write_json(path, {"layers": list(layers), "num_layers": num_layers,
+                      "depth_percent": {str(layer): depth_percent[layer] for layer in layers}})
+
+
+def read_layer_info(path: str | Path) -> dict:
+    """All of ``layers.json``: {"layers", "num_layers", "depth_percent" (keyed by str(layer))}."""
+    return json.loads(Path(path).read_text())
+
+
 def read_layers(path: str | Path) -> list[int]:
-    """The block indices of ``results/model/layers.json`` (written by the resolve_layers job)."""
-    return json.loads(Path(path).read_text())["layers"]
+    """The block indices of ``layers.json``."""
+    return read_layer_info(path)["layers"]
+
+
+def read_model_info(path: str | Path) -> dict:
+    """``results/model/model.json``, as the prepare_model job wrote it (``model_io.PreparedModel``)."""
+    return json.loads(Path(path).read_text())
 
 
 @dataclass
