@@ -20,7 +20,7 @@ run: setup
 test: lint
 	$(BIN)/python -m pytest
 
-# The benchmark suite (about an hour on 2 cores); it refreshes the tables in bench/RESULTS.md.
+# The benchmark suite (about three and a half hours on 2 cores); it refreshes the tables in bench/RESULTS.md.
 bench: setup
 	$(BIN)/snakemake --cores all prepare_model
 	$(BIN)/python bench/run.py

@@ -5,7 +5,7 @@ and then copies every table it finds into RESULTS.md between the markers <!-- <n
 <!-- /<name> -->, leaving the text around them (the analysis) alone. Needs the prepared default model:
 run `snakemake --cores all prepare_model` once first.
 
-    python bench/run.py                      # everything, about an hour on a 2-core CPU
+    python bench/run.py                      # everything, about three and a half hours on a 2-core CPU
     python bench/run.py --only subspace_speed
 """
 
@@ -56,6 +56,7 @@ BENCHMARKS = {
     "fit_scale": lambda: run(str(BENCH / "fit_scale.py"), "--extraction-logs",
                              str(WORKFLOW_DIR / "results" / "logs" / "extract_activations")),
     "vs_reference": lambda: run(str(BENCH / "vs_reference.py")),
+    "subspace_cap": lambda: run(str(BENCH / "subspace_cap.py"), "--workdir", tempfile.mkdtemp(prefix="amygdala-cap-")),
 }
 
 

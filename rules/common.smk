@@ -11,7 +11,12 @@ from amygdala_readout import corpus as corpus_lib
 from amygdala_readout.digests import code_digest, file_digest
 from amygdala_readout.config import check_config
 from amygdala_readout.evaluate import read_labelled
-from amygdala_readout.methods import METHODS, method_settings, needs_token_subspaces
+from amygdala_readout.methods import (
+    METHODS,
+    method_settings,
+    needs_token_subspaces,
+    settings_of_other_methods,
+)
 from amygdala_readout.model_io import gpu_visible, source_fingerprint
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -76,12 +81,12 @@ def capture_settings():
     return {"heads": True, "subspace_k": subspace_k}
 
 
-def package_config():
-    """The config a package records: all of it but which methods run and how the best is chosen,
-    which do not change any one method's package (adding a method repackages no other)."""
-    return json.dumps(
-        {k: v for k, v in config.items() if k not in ("methods", "evaluations")}, sort_keys=True
-    )
+def package_config(method):
+    """The config a package of `method` records: all of it but which methods run and how the best is
+    chosen, and the settings only other methods read (adding or tuning a method repackages no other).
+    """
+    skipped = {"methods", "evaluations"} | settings_of_other_methods(method)
+    return json.dumps({k: v for k, v in config.items() if k not in skipped}, sort_keys=True)
 
 
 def corpus_settings():
@@ -108,7 +113,7 @@ DIRECTIONS = {
     for method in config["methods"]
 }
 PACKAGE = {
-    method: digest(DIRECTIONS[method], package_config(), code("package_readout"))
+    method: digest(DIRECTIONS[method], package_config(method), code("package_readout"))
     for method in config["methods"]
 }
 HELDOUT = {

@@ -10,7 +10,7 @@ rule package_readout:
     params:
         # canonical JSON, so that an unchanged config never looks changed; a function, so that braces
         # in it (a template's {text}) are not taken for wildcards
-        config_json=lambda wildcards: package_config(),
+        config_json=lambda wildcards: package_config(wildcards.method),
         upstream=lookup(dpath="{method}", within=PACKAGE),
     log:
         "results/logs/package_readout/{method}.log",

@@ -153,6 +153,12 @@ def test_editing_the_evaluation_set_reruns_only_its_jobs(copy):
                              "publish_readout": 1, "all": 1}
 
 
+def test_a_setting_of_a_method_not_configured_reruns_nothing(copy):
+    # subspace_k shapes only the token subspaces, which extraction keeps for the subspace method alone
+    set_config(copy, subspace_k=8, eigen_k=2)
+    assert planned(copy) == {}
+
+
 @pytest.mark.parametrize("change, expected_shards", [({"max_length": 64}, 3), ({"min_words": 1}, 0),
                                                       ({"cv_folds": 2}, 0)])
 def test_config_values_rerun_what_they_change(copy, change, expected_shards):

@@ -156,6 +156,18 @@ def test_heads_and_subspaces_are_off_unless_asked(model_and_tokenizer):
     assert all(b.shape == (2, 32) for b in capped.subspaces[LAYERS[0]])
 
 
+def test_a_capped_subspace_is_the_top_rows_of_the_whole_one(model_and_tokenizer):
+    # bench/subspace_cap.py fits every cap from one uncapped extraction on this premise
+    model, tokenizer = model_and_tokenizer
+    whole = extract(model, tokenizer, TEXTS, LAYERS, subspace_k=None)
+    capped = extract(model, tokenizer, TEXTS, LAYERS, subspace_k=3)
+    for layer in LAYERS:
+        assert any(len(basis) > 3 for basis in whole.subspaces[layer])
+        for basis, top in zip(whole.subspaces[layer], capped.subspaces[layer]):
+            assert len(top) == min(3, len(basis))
+            torch.testing.assert_close(top, basis[:3], atol=1e-6, rtol=0)
+
+
 def test_loading_only_the_blocks_read_gives_the_same_activations(tiny_model_dir, model_and_tokenizer):
     from amygdala_readout import model_io
 

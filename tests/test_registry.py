@@ -84,6 +84,22 @@ def test_a_method_reads_its_settings_from_config_and_cross_validation_passes_the
         METHODS.pop("top_k_mean", None)
 
 
+def test_each_method_leaves_out_only_the_settings_other_methods_read():
+    assert methods.settings_of_other_methods("subspace") == set()
+    for name in ("pooled", "lda", "probe"):
+        assert methods.settings_of_other_methods(name) == {"eigen_k", "subspace_k"}
+
+    @method("reads_subspaces", token_subspaces=True)
+    def reads_subspaces(t: TrainingSet) -> Fitted:
+        return METHODS["pooled"].fit(t)
+
+    try:  # it reads the token subspaces, so their setting is its own; eigen_k is still subspace's
+        assert methods.settings_of_other_methods("reads_subspaces") == {"eigen_k"}
+        assert methods.settings_of_other_methods("subspace") == set()
+    finally:
+        METHODS.pop("reads_subspaces", None)
+
+
 def test_the_config_comments_and_the_schema_name_every_registered_method():
     described = yaml.safe_load(SCHEMA.read_text())["properties"]["methods"]["description"]
     comment = next(line for line in (REPO / "config.yaml").read_text().splitlines() if "Direction-fitting" in line)

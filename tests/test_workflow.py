@@ -209,6 +209,40 @@ def test_subspace_package_matches_the_naive_formula_on_every_token(finished_run,
         assert np.all(np.sum(got * expected, axis=1) > 0.99), layer
 
 
+def test_subspace_cap_benchmark_fits_each_cap_from_the_stored_bases(finished_run, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    import pandas as pd
+    from conftest import REPO
+
+    workdir = shutil.copytree(finished_run, tmp_path / "run", symlinks=True)
+    out = tmp_path / "cap"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "subspace_cap.py"), "--workdir", str(workdir),
+                           "--caps", "1", "2", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    per_layer = pd.read_csv(out.with_suffix(".tsv"), sep="\t", dtype={"cap": str})
+    stored = json.loads((workdir / "results/readout/subspace/readout.json").read_text())["config"]["subspace_k"]
+    assert sorted(set(per_layer.cap)) == sorted({"1", "2", str(stored)})
+    assert len(per_layer) == 3 * 3  # caps x layers
+    by_cap = per_layer.set_index(["cap", "layer"])
+    assert (by_cap.loc["1"].rows_per_text == 1).all()
+    assert (by_cap.loc["1"].rows_per_text < by_cap.loc["2"].rows_per_text).all()
+    assert (by_cap.loc["2"].rows_per_text < by_cap.loc[str(stored)].rows_per_text).all()
+    # the stored bases refitted are the workflow's own package, and a rank-1 cap moves the directions
+    assert np.allclose(by_cap.loc[str(stored)].cosine_min, 1, atol=1e-6)
+    assert (by_cap.loc["1"].cosine_min < 0.999).all()
+    package = read_package(workdir / "results" / "readout" / "subspace")[1]
+    for layer in (1, 2, 3):
+        refit = read_package(workdir / "caps" / str(stored))[1][f"layer_{layer}.vectors"]
+        assert torch.allclose(refit.float(), package[f"layer_{layer}.vectors"].float(), atol=1e-3)
+    external = pd.read_csv(out.with_name("cap_external.tsv"), sep="\t", dtype={"cap": str})
+    assert set(external.set) == {"own"} and set(external.cap) == set(per_layer.cap)
+    assert external.balanced_accuracy.between(0, 1).all()
+    assert "| 1 |" in out.with_suffix(".md").read_text()
+
+
 def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finished_run):
     import pandas as pd
 

@@ -92,6 +92,19 @@ def method_settings(name: str, config: dict) -> dict:
     return {key: config[key] for key in METHODS[name].settings}
 
 
+# config keys that shape the token subspaces extraction keeps for the methods that read them
+TOKEN_SUBSPACE_SETTINGS = ("subspace_k",)
+
+
+def settings_of_other_methods(name: str) -> set[str]:
+    """Config keys that only methods other than ``name`` read (their ``settings``, and the token
+    subspaces' unless ``name`` reads those): changing one changes nothing of ``name``'s."""
+    def read_by(m: Method) -> set[str]:
+        return set(m.settings) | (set(TOKEN_SUBSPACE_SETTINGS) if m.token_subspaces else set())
+
+    return set().union(*(read_by(m) for m in METHODS.values())) - read_by(METHODS[name])
+
+
 # Registered simplest first (fewest assumptions and parameters): a tie in accuracy goes to the earlier.
 
 @method("pooled")
