@@ -25,10 +25,11 @@ bench: setup
 	$(BIN)/snakemake --cores all prepare_model
 	$(BIN)/python bench/run.py
 
-# Snakemake's own lint, snakefmt and ruff (their settings are in pyproject.toml)
+# Snakemake's own lint, snakefmt, ruff's formatter and linter (their settings are in pyproject.toml)
 lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff format --check src scripts tests bench
 	$(BIN)/ruff check src scripts tests bench
 
 clean:

@@ -30,6 +30,7 @@ def _passes(model, tokenizer, texts: Sequence[str], modules: dict, capture, pre_
     handles = []
     batch_info = {}
     for layer, module in modules.items():
+
         def hook(_module, args, output=None, layer=layer):
             states = args[0] if pre_hook else (output[0] if isinstance(output, tuple) else output)
             capture(layer, states, batch_info["texts"], batch_info["lengths"])
@@ -37,7 +38,7 @@ def _passes(model, tokenizer, texts: Sequence[str], modules: dict, capture, pre_
         handles.append(module.register_forward_pre_hook(hook) if pre_hook else module.register_forward_hook(hook))
     try:
         for start in range(0, len(texts), BATCH_SIZE):
-            batch = list(texts[start:start + BATCH_SIZE])
+            batch = list(texts[start : start + BATCH_SIZE])
             encoded = tokenizer(batch, return_tensors="pt", padding=True)
             batch_info["texts"] = range(start, start + len(batch))
             batch_info["lengths"] = encoded["attention_mask"].sum(dim=1).tolist()
@@ -56,8 +57,9 @@ def _svd_subspace(tokens: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def baseline_extract(model, tokenizer, texts: Sequence[str], layers: Sequence[int], *, heads: bool = False,
-                     subspace: bool = False) -> tuple[Activations, dict[str, float]]:
+def baseline_extract(
+    model, tokenizer, texts: Sequence[str], layers: Sequence[int], *, heads: bool = False, subspace: bool = False
+) -> tuple[Activations, dict[str, float]]:
     """Pass (a), and (b) and (c) when asked; returns the activations and each pass's seconds."""
     layers = sorted(layers)
     blocks = find_decoder_layers(model)

@@ -19,9 +19,12 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORDS = ("the morning light came through the window while she waited by the door with her coat on and the "
-         "letter in her hand he said nothing for a long time then laughed and walked out into the rain past "
-         "the market stalls and the old bridge where they used to meet every summer before the war").split()
+TEXT = """
+the morning light came through the window while she waited by the door with her coat on and the
+letter in her hand he said nothing for a long time then laughed and walked out into the rain past
+the market stalls and the old bridge where they used to meet every summer before the war
+"""
+WORDS = TEXT.split()
 
 
 def write_corpus(root: Path, n_stories: int, n_concepts: int, seed: int = 0) -> None:
@@ -53,16 +56,31 @@ def main() -> None:
         start = time.perf_counter()
         corpus.validate(workdir / "corpus", n_shards=16)
         validate_s = time.perf_counter() - start
-        cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--cores", "2", "--dry-run", "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            "2",
+            "--dry-run",
+            "--quiet",
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         dry_run_s = time.perf_counter() - start
-    rows = [("parse-time scan (discover, read, hash, label)", scan_s),
-            ("dry run planning every job (snakemake -n)", dry_run_s),
-            ("full validation, in the validate_corpus job", validate_s)]
-    table = (f"{args.stories:,} synthetic stories, {args.concepts} concepts, 16 shards, default config\n\n"
-             "| step | seconds |\n|---|---|\n" + "".join(f"| {name} | {s:.1f} |\n" for name, s in rows))
+    rows = [
+        ("parse-time scan (discover, read, hash, label)", scan_s),
+        ("dry run planning every job (snakemake -n)", dry_run_s),
+        ("full validation, in the validate_corpus job", validate_s),
+    ]
+    table = (
+        f"{args.stories:,} synthetic stories, {args.concepts} concepts, 16 shards, default config\n\n"
+        "| step | seconds |\n|---|---|\n" + "".join(f"| {name} | {s:.1f} |\n" for name, s in rows)
+    )
     args.out.with_suffix(".md").write_text(table)
     print(table)
 

@@ -39,14 +39,34 @@ RESULTS = REPO / "bench" / "results"
 # Llama 3.2 1B's and 3B's shapes (random weights: throughput does not depend on their values), and a
 # tiny one for the smoke test; the vocabulary is the tokenizer's.
 RANDOM_CONFIGS = {
-    "llama-tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
-                       num_key_value_heads=2, max_position_embeddings=512),
-    "llama-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-                     num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0,
-                     tie_word_embeddings=True),
-    "llama-3b": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28, num_attention_heads=24,
-                     num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0,
-                     tie_word_embeddings=True),
+    "llama-tiny": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+    },
+    "llama-1b": {
+        "hidden_size": 2048,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "max_position_embeddings": 8192,
+        "rope_theta": 500000.0,
+        "tie_word_embeddings": True,
+    },
+    "llama-3b": {
+        "hidden_size": 3072,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 24,
+        "num_key_value_heads": 8,
+        "max_position_embeddings": 8192,
+        "rope_theta": 500000.0,
+        "tie_word_embeddings": True,
+    },
 }
 
 
@@ -70,9 +90,13 @@ def load_model(args, device: torch.device, dtype: torch.dtype):
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    config = LlamaConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                         **RANDOM_CONFIGS[args.random_config])
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **RANDOM_CONFIGS[args.random_config],
+    )
     with torch.device(device):
         model = LlamaForCausalLM(config).to(dtype)
     return model.eval(), tokenizer
@@ -120,6 +144,7 @@ def _now(device: torch.device) -> float:
 def agreement(ours, base) -> dict[str, float]:
     """How far the two extractions differ: relative max error of the captured rows, and 1 - the mean
     overlap ||V_o V_b^T||_F^2 / max(k) of the per-text subspaces (0 = same subspaces)."""
+
     def rel(a: dict, b: dict) -> float:
         return max(float((a[k] - b[k]).abs().max() / b[k].abs().max()) for k in b)
 
@@ -153,19 +178,24 @@ def profile_ours(model, tokenizer, texts, layers, settings, out_path: Path, devi
         "subspace capture (Gram + eigh)": ("linalg_eigh", "aten::_to_copy"),
     }
     total = sum(getattr(e, time_of) for e in averages)
-    shares = {kind: 0.0 for kind in kinds} | {"everything else (norms, activations, copies, Python)": 0.0}
+    shares = dict.fromkeys(kinds, 0.0) | {"everything else (norms, activations, copies, Python)": 0.0}
     for event in averages:
-        kind = next((k for k, names in kinds.items() if any(n in event.key for n in names)),
-                    "everything else (norms, activations, copies, Python)")
+        kind = next(
+            (k for k, names in kinds.items() if any(n in event.key for n in names)),
+            "everything else (norms, activations, copies, Python)",
+        )
         shares[kind] += getattr(event, time_of) / total
     return shares
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(REPO / "results" / "model" / "weights"),
-                        help="prepared model folder (run `snakemake --cores all prepare_model` first); with "
-                             "--random-config, only its tokenizer is used")
+    parser.add_argument(
+        "--model",
+        default=str(REPO / "results" / "model" / "weights"),
+        help="prepared model folder (run `snakemake --cores all prepare_model` first); with "
+        "--random-config, only its tokenizer is used",
+    )
     parser.add_argument("--random-config", choices=sorted(RANDOM_CONFIGS), default=None)
     parser.add_argument("--corpus", default=str(REPO / "amygdala_stories"))
     parser.add_argument("--texts", type=int, default=48, help="every k-th corpus text, this many (default 48)")
@@ -193,8 +223,9 @@ def main() -> None:
 
     def ours(everything: bool):
         start = _now(device)
-        acts = extract(model, tokenizer, texts, layers, heads=everything, subspace_k=None if everything else False,
-                       **settings)
+        acts = extract(
+            model, tokenizer, texts, layers, heads=everything, subspace_k=None if everything else False, **settings
+        )
         return acts, _now(device) - start
 
     times = {"ours pooled-only": [], "ours everything": [], "baseline pooled-only": [], "baseline everything": []}
@@ -231,11 +262,19 @@ def main() -> None:
     baseline_flops = forward_flops(model, n_blocks - 1, lengths) + 2.0 * head * n_tokens
     shares = None
     if args.profile:
-        shares = profile_ours(model, tokenizer, texts[: max(4, len(texts) // 6)], layers, settings,
-                              Path(args.out + "_profile.txt"), device)
+        shares = profile_ours(
+            model,
+            tokenizer,
+            texts[: max(4, len(texts) // 6)],
+            layers,
+            settings,
+            Path(args.out + "_profile.txt"),
+            device,
+        )
 
-    where = f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
-                                f", {args.threads} threads")
+    where = f"{device.type}" + (
+        f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f", {args.threads} threads"
+    )
     name = args.random_config or model.config.model_type
     lines = [
         f"Model {name} ({sum(p.numel() for p in model.parameters()) / 1e6:.0f} M parameters, {dtype}), "
@@ -247,19 +286,27 @@ def main() -> None:
     for setting in ("pooled-only", "everything"):
         o, b = rate[f"ours {setting}"], rate[f"baseline {setting}"]
         lines.append(f"| {setting} | {o:.0f} | {b:.0f} | **{o / b:.1f}x** |")
-    lines += ["", f"Model FLOPs per token: ours {flops / n_tokens / 1e6:.0f} M (blocks 0-{deepest}); the baseline's "
-              f"pass (a) {baseline_flops / n_tokens / 1e6:.0f} M (all {n_blocks} blocks and the LM head), "
-              f"**{baseline_flops / flops:.2f}x** ours, at {baseline_flops / median['baseline pooled-only'] / 1e9:.1f} "
-              "GFLOP/s."]
+    lines += [
+        "",
+        f"Model FLOPs per token: ours {flops / n_tokens / 1e6:.0f} M (blocks 0-{deepest}); the baseline's "
+        f"pass (a) {baseline_flops / n_tokens / 1e6:.0f} M (all {n_blocks} blocks and the LM head), "
+        f"**{baseline_flops / flops:.2f}x** ours, at {baseline_flops / median['baseline pooled-only'] / 1e9:.1f} "
+        "GFLOP/s.",
+    ]
     for setting in ("pooled-only", "everything"):
         achieved = flops / median[f"ours {setting}"] / 1e9
         lines.append("")
         size = f"{args.matmul_size}x{args.matmul_size}"
-        lines.append(f"Ours, {setting}: {achieved:.1f} GFLOP/s = **{achieved / machine:.0%}** of the machine's dense "
-                     f"matmul rate ({machine:.1f} GFLOP/s, {dtype} {size}, median over the repetitions).")
+        lines.append(
+            f"Ours, {setting}: {achieved:.1f} GFLOP/s = **{achieved / machine:.0%}** of the machine's dense "
+            f"matmul rate ({machine:.1f} GFLOP/s, {dtype} {size}, median over the repetitions)."
+        )
     lines.append("")
-    lines.append("Agreement with the baseline (relative max error; 1 - subspace overlap): "
-                 + ", ".join(f"{k} {abs(v):.1e}" for k, v in checked.items()) + ".")
+    lines.append(
+        "Agreement with the baseline (relative max error; 1 - subspace overlap): "
+        + ", ".join(f"{k} {abs(v):.1e}" for k, v in checked.items())
+        + "."
+    )
     if shares:
         lines += ["", "| our everything pass: share of profiled self time | |", "|---|---|"]
         lines += [f"| {kind} | {share:.0%} |" for kind, share in shares.items()]
@@ -267,12 +314,27 @@ def main() -> None:
     print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".md").write_text(table + "\n")
-    Path(args.out + ".json").write_text(json.dumps({
-        "model": name, "device": where, "dtype": str(dtype), "texts": len(texts), "tokens": n_tokens,
-        "layers": layers, "seconds": times, "median_seconds": median, "tokens_per_s": rate,
-        "matmul_gflops": machine, "model_flops": flops, "baseline_pass_flops": baseline_flops,
-        "agreement": checked, "profile_shares": shares,
-    }, indent=1))
+    Path(args.out + ".json").write_text(
+        json.dumps(
+            {
+                "model": name,
+                "device": where,
+                "dtype": str(dtype),
+                "texts": len(texts),
+                "tokens": n_tokens,
+                "layers": layers,
+                "seconds": times,
+                "median_seconds": median,
+                "tokens_per_s": rate,
+                "matmul_gflops": machine,
+                "model_flops": flops,
+                "baseline_pass_flops": baseline_flops,
+                "agreement": checked,
+                "profile_shares": shares,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -85,16 +85,24 @@ def main() -> None:
         rows.append(f"| {method} | {fitted:.1f} | {crossval:.1f} | {np.mean(accuracy):.2f} |")
 
     shape = f"{args.texts} texts x {args.concepts} concepts x {args.layers} layers, hidden {args.hidden}"
-    lines = [f"{shape}, {args.folds}-fold cross-validation, synthetic planted data", "",
-             "| method | fit, all layers (s) | cross-validation, all layers (s) | held-out top-1 |",
-             "|---|---|---|---|", *rows, f"| **all methods** | | **{total:.1f}** (fit + cross-validation) | |"]
+    lines = [
+        f"{shape}, {args.folds}-fold cross-validation, synthetic planted data",
+        "",
+        "| method | fit, all layers (s) | cross-validation, all layers (s) | held-out top-1 |",
+        "|---|---|---|---|",
+        *rows,
+        f"| **all methods** | | **{total:.1f}** (fit + cross-validation) | |",
+    ]
     extraction = extraction_seconds_per_text(args.extraction_logs)
     if extraction:
         per_text, measured = extraction
         projected = per_text * args.texts
-        lines += ["", f"Extraction of {args.texts} texts, projected from the forward time per text of the "
-                  f"{measured} texts in `{args.extraction_logs}`: **{projected:.0f} s**. "
-                  f"Fitting + cross-validation / extraction = **{total / projected:.4f}** (target ≤ 2)."]
+        lines += [
+            "",
+            f"Extraction of {args.texts} texts, projected from the forward time per text of the "
+            f"{measured} texts in `{args.extraction_logs}`: **{projected:.0f} s**. "
+            f"Fitting + cross-validation / extraction = **{total / projected:.4f}** (target ≤ 2).",
+        ]
     table = "\n".join(lines)
     print(table)
     Path(args.out + ".md").write_text(table + "\n")

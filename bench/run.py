@@ -47,14 +47,16 @@ def workflow_timing() -> None:
 BENCHMARKS = {
     "extraction_speed": lambda: run(str(BENCH / "extraction_speed.py"), "--profile"),
     "workflow_timing": workflow_timing,
-    "workflow_timing_pooled": lambda: run(str(BENCH / "workflow_timing.py"), "--methods", "pooled",
-                                          "--out", str(RESULTS / "workflow_timing_pooled")),
+    "workflow_timing_pooled": lambda: run(
+        str(BENCH / "workflow_timing.py"), "--methods", "pooled", "--out", str(RESULTS / "workflow_timing_pooled")
+    ),
     "subspace_speed": subspace_speed,
     "yardstick": lambda: run(str(BENCH / "yardstick.py"), "--sweep", "--template"),
     "dry_run_scale": lambda: run(str(BENCH / "dry_run_scale.py")),
     # after workflow_timing: it projects extraction time from that run's logs
-    "fit_scale": lambda: run(str(BENCH / "fit_scale.py"), "--extraction-logs",
-                             str(WORKFLOW_DIR / "results" / "logs" / "extract_activations")),
+    "fit_scale": lambda: run(
+        str(BENCH / "fit_scale.py"), "--extraction-logs", str(WORKFLOW_DIR / "results" / "logs" / "extract_activations")
+    ),
     "vs_reference": lambda: run(str(BENCH / "vs_reference.py")),
     "subspace_cap": lambda: run(str(BENCH / "subspace_cap.py"), "--workdir", tempfile.mkdtemp(prefix="amygdala-cap-")),
 }

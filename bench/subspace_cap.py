@@ -54,14 +54,26 @@ def prepare(workdir: Path) -> None:
         if not path.exists():
             print(f"{path}: not found, {name} skipped")
     config = yaml.safe_load((REPO / "config.yaml").read_text()) | {
-        "methods": ["subspace"], "subspace_k": "all", "evaluations": evaluations}
+        "methods": ["subspace"],
+        "subspace_k": "all",
+        "evaluations": evaluations,
+    }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def run_workflow(workdir: Path, cores: int) -> float:
     """Brings the workdir's run up to date; returns its wall seconds (0 when nothing was left to do)."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", str(cores)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+    ]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -73,13 +85,19 @@ def external_sets(workdir: Path, evaluations: list[dict], concepts: list[str], l
     """{set: (labels, {reading: {layer: activations}})}, from the workflow's evaluation extraction."""
     sets = {}
     for evaluation in evaluations:
-        texts, labels = read_labelled(workdir / evaluation["path"], evaluation.get("text_column", "text"),
-                                      evaluation.get("label_column", "label"), evaluation.get("label_map", {}),
-                                      concepts)
+        texts, labels = read_labelled(
+            workdir / evaluation["path"],
+            evaluation.get("text_column", "text"),
+            evaluation.get("label_column", "label"),
+            evaluation.get("label_map", {}),
+            concepts,
+        )
         activations = workdir / "results" / "evaluations" / evaluation["name"] / "activations.safetensors"
         ids = [corpus.text_id(t) for t in texts]
-        sets[evaluation["name"]] = (labels, {r: load_rows([activations], ids, layers, part=r)
-                                             for r in ("last_token", "all_tokens")})
+        sets[evaluation["name"]] = (
+            labels,
+            {r: load_rows([activations], ids, layers, part=r) for r in ("last_token", "all_tokens")},
+        )
     return sets
 
 
@@ -107,18 +125,36 @@ def sweep(workdir: Path, caps: list[int]) -> tuple[pd.DataFrame, pd.DataFrame, i
             fitted = fit("subspace", acts[layer], texts.labels, texts.concepts, bases=bases, **settings)
             fit_seconds = time.perf_counter() - start
             start = time.perf_counter()
-            predictions = heldout_predictions("subspace", acts[layer], texts.labels, texts.concepts, groups,
-                                              n_folds=config["cv_folds"], bases=bases, settings=settings)
+            predictions = heldout_predictions(
+                "subspace",
+                acts[layer],
+                texts.labels,
+                texts.concepts,
+                groups,
+                n_folds=config["cv_folds"],
+                bases=bases,
+                settings=settings,
+            )
             cv_seconds = time.perf_counter() - start
             if cap == stored:
                 uncapped = fitted.directions
             vectors[cap][layer] = fitted.directions
-            rows.append({"cap": str(cap), "layer": layer, "directions": fitted.directions,
-                         "rows_per_text": sum(len(b) for b in bases) / len(bases),
-                         "heldout_top1": accuracy_summary(predictions[predictions.scoring == "centred"])["top1"],
-                         "fit_s": fit_seconds, "cv_s": cv_seconds})
-            print(f"layer {layer} cap {cap}: fit {fit_seconds:.1f} s, cv {cv_seconds:.1f} s, "
-                  f"held-out top-1 {rows[-1]['heldout_top1']:.3f}", flush=True)
+            rows.append(
+                {
+                    "cap": str(cap),
+                    "layer": layer,
+                    "directions": fitted.directions,
+                    "rows_per_text": sum(len(b) for b in bases) / len(bases),
+                    "heldout_top1": accuracy_summary(predictions[predictions.scoring == "centred"])["top1"],
+                    "fit_s": fit_seconds,
+                    "cv_s": cv_seconds,
+                }
+            )
+            print(
+                f"layer {layer} cap {cap}: fit {fit_seconds:.1f} s, cv {cv_seconds:.1f} s, "
+                f"held-out top-1 {rows[-1]['heldout_top1']:.3f}",
+                flush=True,
+            )
         for row in rows:
             if row["layer"] == layer:
                 cosine = np.sum(row.pop("directions") * uncapped, axis=1)  # unit rows
@@ -140,13 +176,17 @@ def summary(per_layer: pd.DataFrame, external: pd.DataFrame, hidden: int, n_text
     n_layers = per_layer.layer.nunique()
     run = f"; the uncapped workflow run took {workflow_s:.0f} s" if workflow_s else ""
     sets = sorted(external.set.unique())
-    lines = [f"Corpus of {n_texts} texts, {n_layers} layers read, hidden {hidden}{run}. External sets: six-way "
-             "balanced accuracy at the best read layer, evaluation text read at its last token / as the mean of "
-             "its tokens. Cosine: to the uncapped directions, mean (min) over concepts and layers.", "",
-             f"| cap | basis rows per text | bytes per text, hidden {hidden} | projected, hidden {PROJECTED_HIDDEN} "
-             "| cosine to uncapped | held-out top-1 (best layer) | "
-             + " | ".join(f"{s}: last / mean" for s in sets) + f" | fit + cv s ({n_layers} layers) |",
-             "|---" * (7 + len(sets)) + "|"]
+    lines = [
+        f"Corpus of {n_texts} texts, {n_layers} layers read, hidden {hidden}{run}. External sets: six-way "
+        "balanced accuracy at the best read layer, evaluation text read at its last token / as the mean of "
+        "its tokens. Cosine: to the uncapped directions, mean (min) over concepts and layers.",
+        "",
+        f"| cap | basis rows per text | bytes per text, hidden {hidden} | projected, hidden {PROJECTED_HIDDEN} "
+        "| cosine to uncapped | held-out top-1 (best layer) | "
+        + " | ".join(f"{s}: last / mean" for s in sets)
+        + f" | fit + cv s ({n_layers} layers) |",
+        "|---" * (7 + len(sets)) + "|",
+    ]
     for cap, part in per_layer.groupby("cap", sort=False):
         per_text = part.bytes_per_text.sum()
         cells = []
@@ -157,8 +197,10 @@ def summary(per_layer: pd.DataFrame, external: pd.DataFrame, hidden: int, n_text
         lines.append(
             f"| {cap} | {part.rows_per_text.mean():.1f} | {per_text / 1e6:.2f} MB | "
             f"{per_text * PROJECTED_HIDDEN / hidden / 1e6:.1f} MB | {part.cosine_mean.mean():.4f} "
-            f"({part.cosine_min.min():.4f}) | {part.heldout_top1.max():.3f} | " + " | ".join(cells)
-            + f" | {part.fit_s.sum() + part.cv_s.sum():.0f} |")
+            f"({part.cosine_min.min():.4f}) | {part.heldout_top1.max():.3f} | "
+            + " | ".join(cells)
+            + f" | {part.fit_s.sum() + part.cv_s.sum():.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -174,8 +216,9 @@ def main() -> None:
         prepare(args.workdir)
     workflow_s = run_workflow(args.workdir, args.cores)
     per_layer, external, hidden = sweep(args.workdir, sorted(args.caps))
-    n_texts = len(fitting_set(args.workdir / "results/corpus/texts.tsv",
-                              args.workdir / "results/corpus/concepts.tsv").text_ids)
+    n_texts = len(
+        fitting_set(args.workdir / "results/corpus/texts.tsv", args.workdir / "results/corpus/concepts.tsv").text_ids
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     per_layer.to_csv(args.out.with_suffix(".tsv"), sep="\t", index=False)
     external.to_csv(args.out.with_name(args.out.name + "_external.tsv"), sep="\t", index=False)

@@ -59,8 +59,10 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     concepts = [f"concept_{i:02d}" for i in range(args.concepts)]
-    layers = [synthetic_layer(rng, args.hidden, concepts, args.texts, args.tokens, not args.random)
-              for _ in range(args.layers)]
+    layers = [
+        synthetic_layer(rng, args.hidden, concepts, args.texts, args.tokens, not args.random)
+        for _ in range(args.layers)
+    ]
 
     def run(fit):
         return [fit(last, bases, labels, concepts) for last, bases, labels in layers]
@@ -72,9 +74,11 @@ def main() -> None:
     data = "pure noise" if args.random else "structured"
     print("| setting | naive (s) | fast (s) | speed-up | min cosine | max eigenvalue error |")
     print("|---|---|---|---|---|---|")
-    print(f"| hidden {args.hidden}, {args.concepts} concepts, {args.layers} layers, {args.texts} texts x "
-          f"{args.tokens} tokens, {data} | {naive_s:.3f} | {fast_s:.3f} | {naive_s / fast_s:.1f}x | "
-          f"{cosine:.6f} | {eig_err:.1e} |")
+    print(
+        f"| hidden {args.hidden}, {args.concepts} concepts, {args.layers} layers, {args.texts} texts x "
+        f"{args.tokens} tokens, {data} | {naive_s:.3f} | {fast_s:.3f} | {naive_s / fast_s:.1f}x | "
+        f"{cosine:.6f} | {eig_err:.1e} |"
+    )
 
 
 if __name__ == "__main__":

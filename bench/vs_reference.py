@@ -65,8 +65,17 @@ def main() -> None:
     shutil.copytree(REPO / "amygdala_stories", workdir / "amygdala_stories", dirs_exist_ok=True)
     config = yaml.safe_load((REPO / "config.yaml").read_text()) | {"methods": ["pooled"], "evaluations": []}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-                 "--cores", str(args.cores)]
+    snakemake = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(args.cores),
+    ]
 
     timed([*snakemake, "results/model/layers.json"])  # prepare the model once, for both sides (not timed)
     model = workdir / json.loads((workdir / "results/model/model.json").read_text())["load_path"]
@@ -75,12 +84,32 @@ def main() -> None:
 
     n_texts = reference_corpus(workdir / "amygdala_stories", workdir / "reference_corpus")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.cores))
-    reference = timed([sys.executable, str(args.reference), "--model", str(model),
-                       "--stories-dir", str(workdir / "reference_corpus" / "stories"),
-                       "--paired-dir", str(workdir / "reference_corpus" / "paired"),
-                       "--target-layers", ",".join(map(str, layers)), "--output-dir", str(workdir / "reference_out"),
-                       "--device", "cpu", "--dtype", "fp32", "--batch-size", "8",
-                       "--max-length", str(config["max_length"])], cwd=args.reference.parent, env=env)
+    reference = timed(
+        [
+            sys.executable,
+            str(args.reference),
+            "--model",
+            str(model),
+            "--stories-dir",
+            str(workdir / "reference_corpus" / "stories"),
+            "--paired-dir",
+            str(workdir / "reference_corpus" / "paired"),
+            "--target-layers",
+            ",".join(map(str, layers)),
+            "--output-dir",
+            str(workdir / "reference_out"),
+            "--device",
+            "cpu",
+            "--dtype",
+            "fp32",
+            "--batch-size",
+            "8",
+            "--max-length",
+            str(config["max_length"]),
+        ],
+        cwd=args.reference.parent,
+        env=env,
+    )
     ours = timed([*snakemake, "results/readout/pooled/readout.safetensors"])
 
     lines = [

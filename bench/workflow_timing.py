@@ -32,8 +32,18 @@ the letter pressed against her chest.
 
 
 def snakemake(workdir: Path, cores: int, *args: str) -> tuple[float, str]:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", str(cores), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        *args,
+    ]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -58,7 +68,10 @@ def job_benchmarks(workdir: Path) -> dict[str, tuple[float, float, float]]:
         with path.open() as handle:
             row = list(csv.DictReader(handle, delimiter="\t"))[-1]
         jobs[str(path.relative_to(workdir / "results" / "benchmarks"))[:-4]] = (
-            path.stat().st_mtime, float(row["s"]), float(row["max_rss"]))
+            path.stat().st_mtime,
+            float(row["s"]),
+            float(row["max_rss"]),
+        )
     return jobs
 
 

@@ -73,7 +73,7 @@ def read_cached(model, tokenizer, texts: list[str], layers: list[int], cache: Pa
             cached_ids = json.loads(handle.metadata()["text_ids"])
             if json.loads(handle.metadata()["layers"]) == layers:
                 stored = {cached_ids[i]: i for i in range(len(cached_ids))}
-                arrays = {k: handle.get_tensor(k) for k in handle.keys()}
+                arrays = {k: handle.get_tensor(k) for k in handle}
     todo = sorted({t: s for t, s in zip(ids, texts) if t not in stored}.items())
     if todo:
         start = time.perf_counter()
@@ -86,8 +86,11 @@ def read_cached(model, tokenizer, texts: list[str], layers: list[int], cache: Pa
         else:
             order = []
         order += [t for t, _ in todo]
-        save_tensors(cache, {k: torch.from_numpy(v) for k, v in new.items()},
-                     {"text_ids": json.dumps(order), "layers": json.dumps(layers)})
+        save_tensors(
+            cache,
+            {k: torch.from_numpy(v) for k, v in new.items()},
+            {"text_ids": json.dumps(order), "layers": json.dumps(layers)},
+        )
         stored, arrays = {t: i for i, t in enumerate(order)}, new
     rows = [stored[t] for t in ids]
     return {r: {layer: arrays[f"{r}.{layer}"][rows].astype(np.float64) for layer in layers} for r in READINGS}
@@ -101,8 +104,9 @@ def ceiling(acts: np.ndarray, labels: list[str]) -> float:
     for c in CEILING_C:
         predicted = np.empty(len(labels), dtype=object)
         for train, test in folds.split(acts, labels):
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=300,
-                                                                       tol=1e-3))
+            model = make_pipeline(
+                StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=300, tol=1e-3)
+            )
             predicted[test] = model.fit(acts[train], labels[train]).predict(acts[test])
         best = max(best, balanced_accuracy_score(labels, predicted.astype(str)))
     return float(best)
@@ -116,8 +120,14 @@ def score_package(package_dir: Path, sets: dict, eval_readings=("last_token", "a
         for reading in eval_readings:
             for layer in readout.layers:
                 scores = readout.scores(torch.from_numpy(acts[reading][layer]), layer).numpy()
-                rows.append({"set": name, "eval_reading": reading, "layer": layer,
-                             "balanced_accuracy": round(accuracy(scores, labels, readout.concepts)["balanced"], 4)})
+                rows.append(
+                    {
+                        "set": name,
+                        "eval_reading": reading,
+                        "layer": layer,
+                        "balanced_accuracy": round(accuracy(scores, labels, readout.concepts)["balanced"], 4),
+                    }
+                )
     return rows
 
 
@@ -130,8 +140,10 @@ def load_sets(model, tokenizer, layers, cache_dir: Path, template: str | None, m
         texts, labels = read_labelled(path, "text", "label", {}, EKMAN)
         wrapped = [template.format(text=t) for t in texts] if template else texts
         tag = "template" if template else "raw"
-        sets[name] = (labels, read_cached(model, tokenizer, wrapped, layers, cache_dir / f"{name}_{tag}.safetensors",
-                                          max_length))
+        sets[name] = (
+            labels,
+            read_cached(model, tokenizer, wrapped, layers, cache_dir / f"{name}_{tag}.safetensors", max_length),
+        )
     return sets
 
 
@@ -150,17 +162,27 @@ def sweep(args, model, tokenizer, layers, model_info) -> None:
     for template in templates:
         tag = "template" if template else "raw"
         wrapped = [template.format(text=t) for t in strings] if template else strings
-        train = read_cached(model, tokenizer, wrapped, layers, args.cache / f"corpus_{tag}.safetensors",
-                            args.max_length)
+        train = read_cached(
+            model, tokenizer, wrapped, layers, args.cache / f"corpus_{tag}.safetensors", args.max_length
+        )
         sets = load_sets(model, tokenizer, layers, args.cache, template, args.max_length)
         eval_readings = ("last_token",) if template else ("last_token", "all_tokens")
         for name, (set_labels, acts) in sets.items() if args.ceiling else ():
             for reading in eval_readings:
                 for layer in layers:
-                    ceilings.append({"template": tag, "set": name, "eval_reading": reading, "layer": layer,
-                                     "balanced_accuracy": round(ceiling(acts[reading][layer], set_labels), 4)})
-            print(f"  ceiling {tag} {name}: "
-                  f"{max(r['balanced_accuracy'] for r in ceilings if r['set'] == name and r['template'] == tag):.3f}")
+                    ceilings.append(
+                        {
+                            "template": tag,
+                            "set": name,
+                            "eval_reading": reading,
+                            "layer": layer,
+                            "balanced_accuracy": round(ceiling(acts[reading][layer], set_labels), 4),
+                        }
+                    )
+            print(
+                f"  ceiling {tag} {name}: "
+                f"{max(r['balanced_accuracy'] for r in ceilings if r['set'] == name and r['template'] == tag):.3f}"
+            )
         train_readings = ("last_token",) if template else args.train_readings
         for reading in train_readings:
             for method in args.methods:
@@ -191,11 +213,15 @@ def summary(table: pd.DataFrame, ceil: pd.DataFrame, n_texts: int, model_info: d
     """Best block per (template, training reading, method, evaluation reading), per set, with the
     ceiling at its own best block; the layer a default would ship is the best by mean over the sets."""
     sets = sorted(table.set.unique())
-    lines = [f"Model {model_info['spec']} ({model_info['num_layers']} blocks), corpus of {n_texts} texts. "
-             "Balanced accuracy, 6 labels (chance 0.167); `@b` = block.", "",
-             "| template | train reading | method | eval reading | " + " | ".join(
-                 f"{s} best" for s in sets) + " | mean of sets at one block |",
-             "|---" * (5 + len(sets)) + "|"]
+    lines = [
+        f"Model {model_info['spec']} ({model_info['num_layers']} blocks), corpus of {n_texts} texts. "
+        "Balanced accuracy, 6 labels (chance 0.167); `@b` = block.",
+        "",
+        "| template | train reading | method | eval reading | "
+        + " | ".join(f"{s} best" for s in sets)
+        + " | mean of sets at one block |",
+        "|---" * (5 + len(sets)) + "|",
+    ]
     keys = ["template", "train_reading", "method", "eval_reading"]
     for key, group in table.groupby(keys, sort=False):
         cells = []
@@ -206,7 +232,7 @@ def summary(table: pd.DataFrame, ceil: pd.DataFrame, n_texts: int, model_info: d
         mean = group.groupby("layer").balanced_accuracy.mean()
         cells.append(f"{mean.max():.3f} @{mean.idxmax()}")
         lines.append("| " + " | ".join(map(str, key)) + " | " + " | ".join(cells) + " |")
-    for key, group in (ceil.groupby(["template", "eval_reading"], sort=False) if len(ceil) else ()):
+    for key, group in ceil.groupby(["template", "eval_reading"], sort=False) if len(ceil) else ():
         cells = []
         for s in sets:
             part = group[group.set == s]
@@ -222,19 +248,28 @@ def packages(args, model, tokenizer, model_info) -> None:
         readout = Readout(package_dir)
         template = readout.meta.get("template")
         # every block, as the sweep reads them, so that one cache serves both
-        sets = load_sets(model, tokenizer, list(range(model_info["num_layers"])), args.cache, template,
-                         args.max_length)
+        sets = load_sets(model, tokenizer, list(range(model_info["num_layers"])), args.cache, template, args.max_length)
         for row in score_package(package_dir, sets, ("last_token",) if template else READINGS):
-            rows.append({"package": str(package_dir), "method": readout.meta.get("method"),
-                         "template": "template" if template else "raw", **row})
+            rows.append(
+                {
+                    "package": str(package_dir),
+                    "method": readout.meta.get("method"),
+                    "template": "template" if template else "raw",
+                    **row,
+                }
+            )
     table = pd.DataFrame(rows)
     out = args.out.with_name(args.out.name + "_packages")
     table.to_csv(out.with_suffix(".tsv"), sep="\t", index=False)
-    lines = ["| package | method | eval reading | " + " | ".join(sorted(table.set.unique())) + " |",
-             "|---" * (3 + table.set.nunique()) + "|"]
+    lines = [
+        "| package | method | eval reading | " + " | ".join(sorted(table.set.unique())) + " |",
+        "|---" * (3 + table.set.nunique()) + "|",
+    ]
     for (package_dir, method, reading), group in table.groupby(["package", "method", "eval_reading"], sort=False):
-        cells = [f"{g.balanced_accuracy.max():.3f} @{g.loc[g.balanced_accuracy.idxmax()].layer}"
-                 for _, g in group.groupby("set")]
+        cells = [
+            f"{g.balanced_accuracy.max():.3f} @{g.loc[g.balanced_accuracy.idxmax()].layer}"
+            for _, g in group.groupby("set")
+        ]
         lines.append(f"| {package_dir} | {method} | {reading} | " + " | ".join(cells) + " |")
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print(out.with_suffix(".md").read_text())
@@ -246,8 +281,12 @@ def main() -> None:
     parser.add_argument("--template", action="store_true", help="also sweep reading through the template")
     parser.add_argument("--template-text", default=DEFAULT_TEMPLATE)
     parser.add_argument("--template-only", action="store_true", help="with --template: skip the raw readings")
-    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
-                        help="skip the supervised ceiling (the slow part once activations are cached)")
+    parser.add_argument(
+        "--no-ceiling",
+        dest="ceiling",
+        action="store_false",
+        help="skip the supervised ceiling (the slow part once activations are cached)",
+    )
     parser.add_argument("--packages", nargs="*", type=Path, default=[], help="packages to score")
     parser.add_argument("--methods", nargs="+", default=["pooled", "paired_centered", "lda", "probe"])
     parser.add_argument("--train-readings", nargs="+", default=list(READINGS), choices=READINGS)

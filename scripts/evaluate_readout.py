@@ -26,16 +26,26 @@ def main(name, data_path, activations_path, package_dir, text_column, label_colu
         for layer in readout.layers:
             for scoring in ("centred", "raw"):
                 scores[(reading, layer, scoring)] = readout.scores(
-                    torch.from_numpy(acts[layer]), layer, centred=scoring == "centred").numpy()
+                    torch.from_numpy(acts[layer]), layer, centred=scoring == "centred"
+                ).numpy()
     tables = evaluation_tables(scores, labels, readout.concepts)
     for row in tables.metrics.itertuples():
-        log.info("%s, layer %d, %s scores: top-1 %.3f, balanced %.3f, top-3 %.3f (chance %.3f)", row.reading,
-                 row.layer, row.scoring, row.top1, row.balanced, row.top3, row.chance_top1)
+        log.info(
+            "%s, layer %d, %s scores: top-1 %.3f, balanced %.3f, top-3 %.3f (chance %.3f)",
+            row.reading,
+            row.layer,
+            row.scoring,
+            row.top1,
+            row.balanced,
+            row.top3,
+            row.chance_top1,
+        )
     write_tsv(out["metrics"], tables.metrics)
     write_tsv(out["recall"], tables.recall)
     write_tsv(out["confusion"], tables.confusion)
-    figures = {(layer, scoring): m for (reading, layer, scoring), m in tables.confusions.items()
-               if reading == "last_token"}
+    figures = {
+        (layer, scoring): m for (reading, layer, scoring), m in tables.confusions.items() if reading == "last_token"
+    }
     names = sorted(set(labels))
     title = f"{name}: {len(texts)} texts, {len(names)} labels, method {readout.meta.get('method')}"
     atomic_write(out["plot"], lambda tmp: plot_confusions(figures, names, tmp, title))

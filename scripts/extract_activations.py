@@ -12,16 +12,22 @@ def main(corpus_dir, story_paths, expected_digest, model_info_path, layers_path,
     relative = [Path(path).relative_to(corpus_dir).as_posix() for path in story_paths]
     texts = {rel: corpus.read_story(corpus_dir, rel) for rel in relative}
     if corpus.texts_digest(texts) != expected_digest:
-        raise corpus.CorpusError(f"{corpus_dir}: stories of shard {Path(out_path).stem} changed while the run "
-                                 "was under way; run snakemake again, and their jobs rerun")
+        raise corpus.CorpusError(
+            f"{corpus_dir}: stories of shard {Path(out_path).stem} changed while the run "
+            "was under way; run snakemake again, and their jobs rerun"
+        )
     records = {}  # text_id -> (source, text): a text told twice is read once
     for rel, text in texts.items():
         if text:  # empty files are reported by validation
             records.setdefault(corpus.text_id(text), (rel, text))
     extract_to_file(
-        [text for _, text in records.values()], list(records), [source for source, _ in records.values()],
-        read_model_info(model_info_path), read_layers(layers_path),
-        out_path, **settings,
+        [text for _, text in records.values()],
+        list(records),
+        [source for source, _ in records.values()],
+        read_model_info(model_info_path),
+        read_layers(layers_path),
+        out_path,
+        **settings,
     )
 
 

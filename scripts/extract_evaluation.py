@@ -1,6 +1,5 @@
 """Run a labelled data set's texts through the model; kept apart from the corpus activations."""
 
-
 from amygdala_readout import corpus
 from amygdala_readout.evaluate import read_table
 from amygdala_readout.extract import extract_to_file
@@ -12,9 +11,13 @@ def main(data_path, text_column, model_info_path, layers_path, out_path, **setti
     texts = [str(t) for t in read_table(data_path, [text_column])[text_column]]
     # text ids, so the evaluation can check that rows and activations still line up
     extract_to_file(
-        texts, [corpus.text_id(t) for t in texts], [f"{data_path} row {i + 1}" for i in range(len(texts))],
-        read_model_info(model_info_path), read_layers(layers_path),
-        out_path, **settings,
+        texts,
+        [corpus.text_id(t) for t in texts],
+        [f"{data_path} row {i + 1}" for i in range(len(texts))],
+        read_model_info(model_info_path),
+        read_layers(layers_path),
+        out_path,
+        **settings,
     )
 
 

@@ -14,8 +14,16 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, 
     result = Directions(method, read_at, texts.concepts, vectors={}, centers={})
     for layer in layers:  # one layer's subspaces at a time: they are the bulk of the memory
         bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if METHODS[method].token_subspaces else None
-        fitted = fit(method, acts[layer], texts.labels, texts.concepts, bases=bases, scenarios=texts.scenarios,
-                     groups=text_groups(texts.scenarios, texts.sources), **settings)
+        fitted = fit(
+            method,
+            acts[layer],
+            texts.labels,
+            texts.concepts,
+            bases=bases,
+            scenarios=texts.scenarios,
+            groups=text_groups(texts.scenarios, texts.sources),
+            **settings,
+        )
         result.vectors[layer] = fitted.directions
         result.centers[layer] = acts[layer].mean(axis=0, dtype="float64")
         if fitted.bias is not None:
@@ -28,5 +36,13 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, 
 
 
 with job_logging(snakemake.log[0]) as log:
-    main(snakemake.wildcards.method, snakemake.input.texts, snakemake.input.concepts, snakemake.input.layers,
-         list(snakemake.input.shards), snakemake.output[0], snakemake.params.settings, snakemake.params.read_at)
+    main(
+        snakemake.wildcards.method,
+        snakemake.input.texts,
+        snakemake.input.concepts,
+        snakemake.input.layers,
+        list(snakemake.input.shards),
+        snakemake.output[0],
+        snakemake.params.settings,
+        snakemake.params.read_at,
+    )

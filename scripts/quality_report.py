@@ -17,8 +17,9 @@ from amygdala_readout.store import (
 from amygdala_readout.weights import read_layer_weights
 
 
-def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths, directions_path, out, read_at,
-         corpus_dir):
+def main(
+    method, texts_path, concepts_path, layers_path, model_path, shard_paths, directions_path, out, read_at, corpus_dir
+):
     texts = fitting_set(texts_path, concepts_path)
     layers = read_layers(layers_path)
     model_info = read_model_info(model_path)
@@ -31,11 +32,14 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
     notes = []
     head_layers = [layer for layer in layers if names[layer]["o_proj"] is not None]
     if len(head_layers) < len(layers):
-        notes.append(f"layers {sorted(set(layers) - set(head_layers))}: no recognisable attention output "
-                     "projection in this architecture; per-head analysis skipped")
+        notes.append(
+            f"layers {sorted(set(layers) - set(head_layers))}: no recognisable attention output "
+            "projection in this architecture; per-head analysis skipped"
+        )
     if any(weights[layer]["down_proj"] is None for layer in layers):
-        notes.append("some layers have no single MLP down-projection (e.g. mixture-of-experts); "
-                     "neuron analysis skipped there")
+        notes.append(
+            "some layers have no single MLP down-projection (e.g. mixture-of-experts); neuron analysis skipped there"
+        )
     head_inputs = load_rows(shard_paths, texts.text_ids, head_layers, part="head_inputs") if head_layers else {}
 
     per_layer, selectivity, directions = {}, {}, {}
@@ -44,11 +48,19 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
         heads = {}
         if layer in head_inputs:
             heads = {"head_inputs": head_inputs[layer], "o_proj": weights[layer]["o_proj"], "n_heads": names["n_heads"]}
-            selectivity[layer], _ = head_selectivity(labels=texts.labels, concepts=texts.concepts,
-                                                     directions=directions[layer], **heads)
+            selectivity[layer], _ = head_selectivity(
+                labels=texts.labels, concepts=texts.concepts, directions=directions[layer], **heads
+            )
         per_layer[layer] = layer_quality(
-            acts[layer], texts.labels, texts.sources, texts.concepts, directions[layer], fitted.centers[layer],
-            down_proj=weights[layer]["down_proj"], eigenvalues=fitted.eigenvalues.get(layer), **heads,
+            acts[layer],
+            texts.labels,
+            texts.sources,
+            texts.concepts,
+            directions[layer],
+            fitted.centers[layer],
+            down_proj=weights[layer]["down_proj"],
+            eigenvalues=fitted.eigenvalues.get(layer),
+            **heads,
         )
         log.info("layer %d: diagnostics of %d concepts", layer, len(texts.concepts))
     report = quality_report(per_layer, layers[len(layers) // 2], method, notes)
@@ -67,6 +79,15 @@ def main(method, texts_path, concepts_path, layers_path, model_path, shard_paths
 
 
 with job_logging(snakemake.log[0]) as log:
-    main(snakemake.wildcards.method, snakemake.input.texts, snakemake.input.concepts, snakemake.input.layers,
-         snakemake.input.model, list(snakemake.input.shards), snakemake.input.directions, dict(snakemake.output.items()),
-         snakemake.params.read_at, snakemake.params.corpus_dir)
+    main(
+        snakemake.wildcards.method,
+        snakemake.input.texts,
+        snakemake.input.concepts,
+        snakemake.input.layers,
+        snakemake.input.model,
+        list(snakemake.input.shards),
+        snakemake.input.directions,
+        dict(snakemake.output.items()),
+        snakemake.params.read_at,
+        snakemake.params.corpus_dir,
+    )

@@ -7,8 +7,20 @@ from amygdala_readout.logs import job_logging
 from amygdala_readout.store import write_json, write_tsv
 
 
-def main(corpus_dir, expected_digest, *, n_shards, min_positives, min_words, near_duplicate_threshold, thin_concept,
-         texts_path, concepts_path, registers_path, report_path):
+def main(
+    corpus_dir,
+    expected_digest,
+    *,
+    n_shards,
+    min_positives,
+    min_words,
+    near_duplicate_threshold,
+    thin_concept,
+    texts_path,
+    concepts_path,
+    registers_path,
+    report_path,
+):
     result = corpus.validate(
         corpus_dir,
         n_shards=n_shards,
@@ -19,8 +31,10 @@ def main(corpus_dir, expected_digest, *, n_shards, min_positives, min_words, nea
         thin_registers=thin_concept["registers"],
     )
     if result.digest != expected_digest:
-        raise corpus.CorpusError(f"{corpus_dir}: stories changed while the run was under way; run snakemake "
-                                 "again, and the jobs of the changed ones rerun")
+        raise corpus.CorpusError(
+            f"{corpus_dir}: stories changed while the run was under way; run snakemake "
+            "again, and the jobs of the changed ones rerun"
+        )
     for message in result.warnings:
         log.warning("%s", message)
     for path, reason in result.ignored.items():
@@ -29,15 +43,18 @@ def main(corpus_dir, expected_digest, *, n_shards, min_positives, min_words, nea
     write_tsv(concepts_path, result.concepts)
     write_tsv(registers_path, result.registers)
     ok = result.concepts[result.concepts.status == "ok"]
-    write_json(report_path, {
-        "corpus_fingerprint": corpus.fingerprint(result.texts),
-        "n_texts": len(result.texts),
-        "n_concepts": len(ok),
-        "n_baselines": int((result.texts.role == "baseline").sum()),
-        "warnings": result.warnings,
-        "ignored_files": result.ignored,
-        "skipped_empty_files": result.skipped,
-    })
+    write_json(
+        report_path,
+        {
+            "corpus_fingerprint": corpus.fingerprint(result.texts),
+            "n_texts": len(result.texts),
+            "n_concepts": len(ok),
+            "n_baselines": int((result.texts.role == "baseline").sum()),
+            "warnings": result.warnings,
+            "ignored_files": result.ignored,
+            "skipped_empty_files": result.skipped,
+        },
+    )
     log.info("%d unique texts, %d concepts, %d warning(s)", len(result.texts), len(ok), len(result.warnings))
 
 

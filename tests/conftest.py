@@ -84,9 +84,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_model")
     tokenizer = tiny_tokenizer(corpus_words())
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-        bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
     )
     LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -102,15 +109,32 @@ def tiny_workdir(root: Path, model_dir: Path, **config) -> Path:
     """A working directory with the tiny corpus and a config.yaml for the tiny model."""
     write_tiny_corpus(root / "corpus")
     # `pooled` only unless asked: these working directories test the workflow's mechanics, not the methods
-    settings = {"corpus_dir": "corpus", "model": str(model_dir), "n_shards": 3, "min_words": 0,
-                "methods": ["pooled"]} | config
+    settings = {
+        "corpus_dir": "corpus",
+        "model": str(model_dir),
+        "n_shards": 3,
+        "min_words": 0,
+        "methods": ["pooled"],
+    } | config
     (root / "config.yaml").write_text(yaml.safe_dump(settings))
     return root
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *args]
+def run_snakemake(
+    workdir: Path, *args: str, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -22,6 +23,7 @@ def validate(root, **kwargs):
 
 # --- story files -----------------------------------------------------------------------------------
 
+
 def test_whitespace_only_file_is_skipped_and_reported(tiny_corpus):
     (tiny_corpus / "stories" / "fear" / "blank.txt").write_text(" \n\t\n")
     result = validate(tiny_corpus)
@@ -38,13 +40,16 @@ def test_concept_whose_every_file_is_empty_is_skipped_with_a_warning(tiny_corpus
     assert any("concept 'awe': every file of it is empty" in w for w in result.warnings)
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"caf\xe9 au lait", "not UTF-8 text"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary file"),
-    (bytes(range(1, 32)) * 10, "binary file"),
-    ("A quiet story.".encode("utf-16"), "UTF-16 text, not UTF-8; save the file as UTF-8"),
-    ("A quiet story.".encode("utf-16-le"), "UTF-16 text, not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"caf\xe9 au lait", "not UTF-8 text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary file"),
+        (bytes(range(1, 32)) * 10, "binary file"),
+        ("A quiet story.".encode("utf-16"), "UTF-16 text, not UTF-8; save the file as UTF-8"),
+        ("A quiet story.".encode("utf-16-le"), "UTF-16 text, not UTF-8"),
+    ],
+)
 def test_undecodable_and_binary_files_are_errors(tiny_corpus, content, message):
     (tiny_corpus / "stories" / "fear" / "bad.txt").write_bytes(content)
     with pytest.raises(CorpusError, match=rf"fear/bad.txt: .*{message}"):
@@ -144,15 +149,22 @@ def test_crafted_names_cannot_point_outside(tiny_corpus):
 
 # --- config ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change, message", [
-    ({"layer": [1]}, r"config: Additional properties are not allowed \('layer' was unexpected\)"),
-    ({"n_shards": "four"}, r"config.n_shards: 'four' is not of type 'integer'"),
-    ({"layers": [1.5]}, r"config.layers\[0\]: 1.5 is greater than the maximum of 1"),
-    ({"methods": []}, r"config.methods: \[\] should be non-empty"),
-    ({"methods": ["pooled", "magic"]}, r"config.methods\[1\]: 'magic' is not a method; known: pooled, paired_centered, "),
-    ({"dtype": "float8"}, r"config.dtype: 'float8' is not one of"),
-    ({"device": "gpu"}, r"config.device: 'gpu' does not match"),
-])
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"layer": [1]}, r"config: Additional properties are not allowed \('layer' was unexpected\)"),
+        ({"n_shards": "four"}, r"config.n_shards: 'four' is not of type 'integer'"),
+        ({"layers": [1.5]}, r"config.layers\[0\]: 1.5 is greater than the maximum of 1"),
+        ({"methods": []}, r"config.methods: \[\] should be non-empty"),
+        (
+            {"methods": ["pooled", "magic"]},
+            r"config.methods\[1\]: 'magic' is not a method; known: pooled, paired_centered, ",
+        ),
+        ({"dtype": "float8"}, r"config.dtype: 'float8' is not one of"),
+        ({"device": "gpu"}, r"config.device: 'gpu' does not match"),
+    ],
+)
 def test_bad_config_values_are_one_line_errors(change, message):
     config = yaml.safe_load((REPO / "config.yaml").read_text()) | change
     with pytest.raises(ConfigError, match=message) as err:
@@ -184,8 +196,7 @@ def test_folder_without_config_is_an_error(tmp_path):
 
 
 def test_model_id_without_network_is_a_one_line_error(tmp_path):
-    code = ("from amygdala_readout import model_io\n"
-            f"model_io.prepare('no-such-org/no-such-model', {str(tmp_path)!r})")
+    code = f"from amygdala_readout import model_io\nmodel_io.prepare('no-such-org/no-such-model', {str(tmp_path)!r})"
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode != 0
@@ -198,6 +209,7 @@ def test_trust_remote_code_warns(tiny_model_dir, tmp_path, caplog):
 
 
 # --- through Snakemake: errors stop the run before any job -------------------------------------------
+
 
 def test_workflow_stops_before_any_job_on_bad_input(tiny_corpus, tiny_model_dir, tmp_path):
     workdir = tiny_corpus.parent
@@ -212,8 +224,29 @@ def test_workflow_stops_before_any_job_on_bad_input(tiny_corpus, tiny_model_dir,
     assert not (workdir / "results").exists()
 
 
-def test_nothing_is_ever_unpickled_or_trusted_by_default():
+def test_nothing_is_ever_unpickled_or_trusted_by_default(tmp_path):
+    """`make lint` bans the unpickling APIs (ruff TID251, pyproject.toml): a file using them fails."""
+    unsafe = tmp_path / "unsafe.py"
+    unsafe.write_text("import pickle\n\nimport torch\n\nx = torch.load('a.pt')\ny = pickle.loads(b'')\n")
+    ruff = Path(sys.executable).with_name("ruff")
+    done = subprocess.run(
+        [
+            ruff,
+            "check",
+            "--config",
+            REPO / "pyproject.toml",
+            "--select",
+            "TID251",
+            "--output-format",
+            "concise",
+            unsafe,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "`torch.load` is banned" in done.stdout and "`pickle` is banned" in done.stdout
     code = "\n".join(p.read_text() for d in ("src", "scripts") for p in (REPO / d).rglob("*.py"))
-    for unsafe in ("torch.load(", "import pickle", "trust_remote_code=True", "weights_only=False"):
-        assert unsafe not in code
+    for trusting in ("trust_remote_code=True", "weights_only=False"):
+        assert trusting not in code
     assert yaml.safe_load((REPO / "config.yaml").read_text())["trust_remote_code"] is False

@@ -10,8 +10,21 @@ from conftest import REPO
 
 
 def run_bench(out, *args):
-    cmd = [sys.executable, str(REPO / "bench" / "extraction_speed.py"), "--texts", "5", "--reps", "1",
-           "--threads", "1", "--matmul-size", "256", "--out", str(out), *args]
+    cmd = [
+        sys.executable,
+        str(REPO / "bench" / "extraction_speed.py"),
+        "--texts",
+        "5",
+        "--reps",
+        "1",
+        "--threads",
+        "1",
+        "--matmul-size",
+        "256",
+        "--out",
+        str(out),
+        *args,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.with_suffix(".json").read_text()), out.with_suffix(".md").read_text()
@@ -54,10 +67,14 @@ def test_results_tables_are_replaced_between_their_markers_only(tmp_path):
     from run import fill
 
     results = tmp_path / "RESULTS.md"
-    results.write_text("intro\n<!-- subspace_speed -->\nold table\n<!-- /subspace_speed -->\nanalysis\n"
-                       "<!-- extraction_speed -->\nkept: no new table\n<!-- /extraction_speed -->\n")
+    results.write_text(
+        "intro\n<!-- subspace_speed -->\nold table\n<!-- /subspace_speed -->\nanalysis\n"
+        "<!-- extraction_speed -->\nkept: no new table\n<!-- /extraction_speed -->\n"
+    )
     (tmp_path / "subspace_speed.md").write_text("| new | table |\n")
     assert fill(results, tmp_path) == ["subspace_speed"]
     assert fill(results, tmp_path) == ["subspace_speed"]  # idempotent
-    assert results.read_text() == ("intro\n<!-- subspace_speed -->\n| new | table |\n<!-- /subspace_speed -->\n"
-                                   "analysis\n<!-- extraction_speed -->\nkept: no new table\n<!-- /extraction_speed -->\n")
+    assert results.read_text() == (
+        "intro\n<!-- subspace_speed -->\n| new | table |\n<!-- /subspace_speed -->\n"
+        "analysis\n<!-- extraction_speed -->\nkept: no new table\n<!-- /extraction_speed -->\n"
+    )

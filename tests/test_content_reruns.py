@@ -18,9 +18,19 @@ VECTORS = "results/readout/pooled/readout.safetensors"
 BEST = "results/readout/best/readout.safetensors"
 EDITED = "She hid under the stairs while the thunder shook every window of the house."
 # what every change to the stories of one shard reruns: that shard, validation, and all after them
-AFTER_ONE_SHARD = {"extract_activations": 1, "validate_corpus": 1, "fit_directions": 1, "heldout_accuracy": 1,
-                   "quality_report": 1, "package_readout": 1, "evaluate_readout": 1, "heldout_summary": 1,
-                   "select_readout": 1, "publish_readout": 1, "all": 1}
+AFTER_ONE_SHARD = {
+    "extract_activations": 1,
+    "validate_corpus": 1,
+    "fit_directions": 1,
+    "heldout_accuracy": 1,
+    "quality_report": 1,
+    "package_readout": 1,
+    "evaluate_readout": 1,
+    "heldout_summary": 1,
+    "select_readout": 1,
+    "publish_readout": 1,
+    "all": 1,
+}
 
 
 def planned(workdir) -> dict[str, int]:
@@ -74,8 +84,19 @@ def test_a_story_edited_while_the_run_is_under_way_fails_that_run_and_the_next_o
     # prepare_model reruns, and everything after it; the story changes while it runs, after the workflow
     # planned its jobs with the old text and before extraction reads the story
     (copy / "results/logs/prepare_model.log").unlink()
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(copy), "--cores", "1",
-           "--forcerun", "prepare_model"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(copy),
+        "--cores",
+        "1",
+        "--forcerun",
+        "prepare_model",
+    ]
     run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     while not (copy / "results/logs/prepare_model.log").exists() and run.poll() is None:
         time.sleep(0.02)
@@ -97,9 +118,17 @@ def test_a_copied_corpus_folder_with_one_story_changed_reruns_one_shard(copy):
 
 def test_adding_then_removing_a_method_runs_its_jobs_and_keeps_the_best_package(copy):
     set_config(copy, methods=["pooled", "lda"])
-    assert planned(copy) == {"fit_directions": 1, "heldout_accuracy": 1, "quality_report": 1, "package_readout": 1,
-                             "evaluate_readout": 1, "heldout_summary": 1, "select_readout": 1,
-                             "publish_readout": 1, "all": 1}
+    assert planned(copy) == {
+        "fit_directions": 1,
+        "heldout_accuracy": 1,
+        "quality_report": 1,
+        "package_readout": 1,
+        "evaluate_readout": 1,
+        "heldout_summary": 1,
+        "select_readout": 1,
+        "publish_readout": 1,
+        "all": 1,
+    }
     run_snakemake(copy)
     best = json.loads((copy / "results/readout/best/readout.json").read_text())
     assert set(best["selection"]["balanced_accuracy"]) == {"pooled", "lda"}
@@ -149,8 +178,13 @@ def test_a_model_saved_over_in_place_is_prepared_again_with_everything_after_it(
 def test_editing_the_evaluation_set_reruns_only_its_jobs(copy):
     path = copy / "eval.jsonl"
     path.write_text(path.read_text() + json.dumps({"text": "The rain would not stop.", "label": "sadness"}) + "\n")
-    assert planned(copy) == {"extract_evaluation": 1, "evaluate_readout": 1, "select_readout": 1,
-                             "publish_readout": 1, "all": 1}
+    assert planned(copy) == {
+        "extract_evaluation": 1,
+        "evaluate_readout": 1,
+        "select_readout": 1,
+        "publish_readout": 1,
+        "all": 1,
+    }
 
 
 def test_a_setting_of_a_method_not_configured_reruns_nothing(copy):
@@ -159,8 +193,9 @@ def test_a_setting_of_a_method_not_configured_reruns_nothing(copy):
     assert planned(copy) == {}
 
 
-@pytest.mark.parametrize("change, expected_shards", [({"max_length": 64}, 3), ({"min_words": 1}, 0),
-                                                      ({"cv_folds": 2}, 0)])
+@pytest.mark.parametrize(
+    "change, expected_shards", [({"max_length": 64}, 3), ({"min_words": 1}, 0), ({"cv_folds": 2}, 0)]
+)
 def test_config_values_rerun_what_they_change(copy, change, expected_shards):
     assert planned(copy) == {}
     set_config(copy, **change)

@@ -24,7 +24,10 @@ def test_validate_builds_one_row_per_unique_text(tiny_corpus):
     assert set(result.texts.role) == {"positive", "baseline"}
     assert result.texts.shard.between(0, 2).all()
     assert dict(zip(result.concepts.concept, result.concepts.n_positives)) == {
-        "anger": 3, "fear": 2, "happiness": 3, "sadness": 2
+        "anger": 3,
+        "fear": 2,
+        "happiness": 3,
+        "sadness": 2,
     }
     assert result.warnings == []
 
@@ -71,11 +74,12 @@ def test_shard_follows_the_path_alone():
 
 def test_quality_warnings(tiny_corpus):
     (tiny_corpus / "concepts.tsv").write_text(
-        "concept\tdefinition\twords\nanger\tx\tangry, furious, rage*\nfear\tx\tafraid\n"
-        "happiness\tx\thappy\n"
+        "concept\tdefinition\twords\nanger\tx\tangry, furious, rage*\nfear\tx\tafraid\nhappiness\tx\thappy\n"
     )
     (tiny_corpus / "paired" / "lonely").mkdir()
-    (tiny_corpus / "paired" / "lonely" / "fear.txt").write_text("The lift stopped between floors and the light went out.")
+    (tiny_corpus / "paired" / "lonely" / "fear.txt").write_text(
+        "The lift stopped between floors and the light went out."
+    )
     stories = tiny_corpus / "stories"
     (stories / "happiness" / "near_copy.txt").write_text(
         (stories / "happiness.txt").read_text().replace("sea.", "sea today.")
@@ -85,7 +89,11 @@ def test_quality_warnings(tiny_corpus):
     assert "under 18" in warnings
     assert "lonely: no baseline.txt" in warnings
     assert "lonely: fewer than two framings" in warnings
-    assert "near_copy.txt: near-duplicates" in warnings or "near_copy.txt and" in warnings or "happiness.txt and" in warnings
+    assert (
+        "near_copy.txt: near-duplicates" in warnings
+        or "near_copy.txt and" in warnings
+        or "happiness.txt and" in warnings
+    )
     assert "'sadness' has no row in concepts.tsv" in warnings
 
 

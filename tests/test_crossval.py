@@ -46,10 +46,15 @@ def test_planted_concepts_are_recognised_held_out(method):
     bases = None
     if method == "subspace":  # tokens spread around each text's activation
         rng = np.random.default_rng(5)
-        bases = [text_subspace(a + np.outer(rng.normal(size=8), a - acts.mean(axis=0))
-                               + rng.normal(size=(8, len(a))) * 0.1, k=2) for a in acts]
-    predictions = heldout_predictions(method, acts, labels, CONCEPTS, text_groups(scenarios, sources),
-                                      n_folds=5, bases=bases)
+        bases = [
+            text_subspace(
+                a + np.outer(rng.normal(size=8), a - acts.mean(axis=0)) + rng.normal(size=(8, len(a))) * 0.1, k=2
+            )
+            for a in acts
+        ]
+    predictions = heldout_predictions(
+        method, acts, labels, CONCEPTS, text_groups(scenarios, sources), n_folds=5, bases=bases
+    )
     summary = accuracy_summary(predictions[predictions.scoring == "centred"])
     assert summary["n_scored"] == 15  # 9 stories + 6 framings; baselines are not scored
     assert summary["chance_top1"] == pytest.approx(1 / 3)
@@ -83,8 +88,14 @@ def test_a_concept_with_one_story_is_unscorable_not_wrong():
 def test_the_best_method_is_chosen_by_mean_centred_accuracy_and_ties_go_to_the_simpler():
     import pandas as pd
 
-    rows = [("pooled", 1, "centred", 0.3), ("pooled", 2, "centred", 0.5), ("probe", 1, "centred", 0.45),
-            ("probe", 2, "centred", 0.45), ("probe", 1, "raw", 0.9), ("probe", 2, "raw", 0.9)]
+    rows = [
+        ("pooled", 1, "centred", 0.3),
+        ("pooled", 2, "centred", 0.5),
+        ("probe", 1, "centred", 0.45),
+        ("probe", 2, "centred", 0.45),
+        ("probe", 1, "raw", 0.9),
+        ("probe", 2, "raw", 0.9),
+    ]
     table = pd.DataFrame(rows, columns=["method", "layer", "scoring", "top1"])
     method, means = choose_method(table, ("pooled", "probe"))
     assert method == "probe" and means == pytest.approx({"pooled": 0.4, "probe": 0.45})  # raw rows ignored

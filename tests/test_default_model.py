@@ -20,8 +20,11 @@ def test_packaged_gemma_prepares_and_extracts(tmp_path):
 
     model, tokenizer = model_io.load(prepared.load_path, torch.device("cpu"), torch.float32)
     assert getattr(model, "hf_quantizer", None) is None
-    paths = ["stories/fear/narrative_the_first_sound_was.txt", "stories/happiness/narrative_on_sunday_morning_joaquim.txt",
-             "paired/narrative_borrowed_car/baseline.txt"]
+    paths = [
+        "stories/fear/narrative_the_first_sound_was.txt",
+        "stories/happiness/narrative_on_sunday_morning_joaquim.txt",
+        "paired/narrative_borrowed_car/baseline.txt",
+    ]
     texts = [corpus.read_story(REPO / "amygdala_stories", p) for p in paths]
     right = last_token_activations(model, tokenizer, texts, [5, 9], batch_tokens=4096, padding_side="right")
     left = last_token_activations(model, tokenizer, texts, [5, 9], batch_tokens=4096, padding_side="left")

@@ -33,8 +33,9 @@ def imported_at_run_time() -> dict[str, set[str]]:
     for script in SCRIPTS:
         tree = ast.parse(script.read_text())
         imports[script.stem] = ast.unparse([n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))])
-    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(imports)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(imports)], capture_output=True, text=True, check=True
+    ).stdout
     return {name: set(modules) for name, modules in json.loads(out.splitlines()[-1]).items()}
 
 
@@ -59,13 +60,16 @@ def write_library(root, modules):
 
 
 def test_an_edit_anywhere_in_the_closure_changes_the_hash_and_elsewhere_does_not(tmp_path):
-    library = write_library(tmp_path / "amygdala_readout", {
-        "__init__": "",
-        "a": "from .b import thing\n",
-        "b": "def thing():\n    from . import c\n    return c.VALUE\n",
-        "c": "VALUE = 1\n",
-        "d": "UNUSED = 1\n",
-    })
+    library = write_library(
+        tmp_path / "amygdala_readout",
+        {
+            "__init__": "",
+            "a": "from .b import thing\n",
+            "b": "def thing():\n    from . import c\n    return c.VALUE\n",
+            "c": "VALUE = 1\n",
+            "d": "UNUSED = 1\n",
+        },
+    )
     script = tmp_path / "job.py"
     script.write_text("from amygdala_readout.a import thing\n")
     assert module_closure(script, library) == ["__init__", "a", "b", "c"]

@@ -46,13 +46,14 @@ def test_lda_whitens_the_difference_of_means_by_the_within_class_covariance():
     shift = rng.normal(size=hidden)
     acts = noise + 5.0
     acts[:n] += shift
-    acts[n:2 * n] -= shift
+    acts[n : 2 * n] -= shift
     directions, bias = lda(acts, labels, ["x", "y"])
     covariance = mixing.T @ mixing
     for row, sign in ((0, 1), (1, -1)):
         negatives_mean = (-sign * shift) / 2  # the other concept's shift, averaged with the baselines
         expected = np.linalg.solve(covariance, sign * shift - negatives_mean)
         assert directions[row] @ (expected / np.linalg.norm(expected)) > 0.99
+
     # better separation than the plain difference of means, in units of within-class spread
     def separation(v):
         return ((acts[:n] @ v).mean() - (acts[n:] @ v).mean()) / (acts[:n] @ v).std()
@@ -74,7 +75,10 @@ def test_package_round_trip_keeps_the_contract(tmp_path):
     write_package(tmp_path, ["anger", "fear"], vectors, centers, {"method": "pooled"})
     meta, tensors = read_package(tmp_path)
     assert {k: meta[k] for k in ("concepts", "layers", "hidden_size", "dtype")} == {
-        "concepts": ["anger", "fear"], "layers": [1, 3], "hidden_size": 8, "dtype": "float16"
+        "concepts": ["anger", "fear"],
+        "layers": [1, 3],
+        "hidden_size": 8,
+        "dtype": "float16",
     }
     assert set(tensors) == {"layer_1.vectors", "layer_3.vectors", "layer_1.center", "layer_3.center"}
     assert tensors["layer_3.vectors"].dtype == torch.float16
@@ -102,7 +106,9 @@ def test_a_package_bias_is_added_to_the_centred_scores(tmp_path):
 
     rng = np.random.default_rng(3)
     vectors, centers = {5: rng.normal(size=(3, 8))}, {5: rng.normal(size=8)}
-    write_package(tmp_path, ["a", "b", "c"], vectors, centers, {"method": "probe"}, biases={5: np.array([1.0, -2.0, 0.5])})
+    write_package(
+        tmp_path, ["a", "b", "c"], vectors, centers, {"method": "probe"}, biases={5: np.array([1.0, -2.0, 0.5])}
+    )
     meta, tensors = read_package(tmp_path)
     assert meta["bias_tensors"] == {"5": "layer_5.bias"} and "+ bias" in meta["scoring"]
     readout = Readout(tmp_path)

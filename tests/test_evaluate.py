@@ -11,10 +11,14 @@ def test_accuracy_counts_top1_top3_recall_and_confusion():
     concepts = ["anger", "awe", "fear", "joy"]
     labels = ["anger", "fear", "joy", "joy"]
     # awe is not among the labels, so it never competes even with the highest score
-    scores = np.array([[3, 9, 1, 2],    # anger -> anger
-                       [3, 9, 1, 2],    # fear  -> anger (fear last of three: top-3 only)
-                       [0, 9, 1, 2],    # joy   -> joy
-                       [5, 9, 4, 1]])   # joy   -> anger, joy third
+    scores = np.array(
+        [
+            [3, 9, 1, 2],  # anger -> anger
+            [3, 9, 1, 2],  # fear  -> anger (fear last of three: top-3 only)
+            [0, 9, 1, 2],  # joy   -> joy
+            [5, 9, 4, 1],
+        ]
+    )  # joy   -> anger, joy third
     result = accuracy(scores, labels, concepts)
     assert result["labels"] == ["anger", "fear", "joy"]
     assert result["top1"] == pytest.approx(2 / 4)
@@ -29,15 +33,28 @@ def test_accuracy_counts_top1_top3_recall_and_confusion():
 
 def test_choose_readout_takes_each_method_at_its_best_layer_and_ties_to_the_simpler():
     def rows(method, evaluation, per_layer):
-        return [{"method": method, "evaluation": evaluation, "reading": reading, "scoring": scoring,
-                 "layer": layer, "balanced": value if (reading, scoring) == ("last_token", "centred") else 0.99}
-                for layer, value in per_layer.items() for reading in ("last_token", "all_tokens")
-                for scoring in ("centred", "raw")]
+        return [
+            {
+                "method": method,
+                "evaluation": evaluation,
+                "reading": reading,
+                "scoring": scoring,
+                "layer": layer,
+                "balanced": value if (reading, scoring) == ("last_token", "centred") else 0.99,
+            }
+            for layer, value in per_layer.items()
+            for reading in ("last_token", "all_tokens")
+            for scoring in ("centred", "raw")
+        ]
 
     # lda's mean over the two sets peaks at layer 2 (0.6); probe's at layer 1 (0.55); raw scores and the
     # all-token reading (0.99) must not count
-    table = pd.DataFrame(rows("lda", "a", {1: 0.4, 2: 0.7}) + rows("lda", "b", {1: 0.6, 2: 0.5})
-                         + rows("probe", "a", {1: 0.6, 2: 0.1}) + rows("probe", "b", {1: 0.5, 2: 0.1}))
+    table = pd.DataFrame(
+        rows("lda", "a", {1: 0.4, 2: 0.7})
+        + rows("lda", "b", {1: 0.6, 2: 0.5})
+        + rows("probe", "a", {1: 0.6, 2: 0.1})
+        + rows("probe", "b", {1: 0.5, 2: 0.1})
+    )
     method, layer, means = choose_readout(table, ("pooled", "lda", "probe"))
     assert (method, layer) == ("lda", 2)
     assert means == pytest.approx({"lda": 0.6, "probe": 0.55})

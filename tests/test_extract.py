@@ -72,8 +72,9 @@ def test_token_means_leave_out_bos_and_sentence_ends_keep_the_last_token(model_a
             ends = sorted(set(ends) | {len(ids) - 1})
             for layer in LAYERS:
                 torch.testing.assert_close(acts.all_tokens[layer][i], tokens[layer][1:].mean(0), atol=1e-4, rtol=1e-4)
-                torch.testing.assert_close(acts.sentence_ends[layer][i], tokens[layer][ends].mean(0),
-                                           atol=1e-4, rtol=1e-4)
+                torch.testing.assert_close(
+                    acts.sentence_ends[layer][i], tokens[layer][ends].mean(0), atol=1e-4, rtol=1e-4
+                )
     # "He froze ." : the sentence end is the last token, so that reading is the last token's
     torch.testing.assert_close(acts.sentence_ends[LAYERS[0]][2], acts.last_token[LAYERS[0]][2])
 
@@ -87,7 +88,9 @@ def test_a_template_wraps_every_text(model_and_tokenizer):
     plain = extract(model, tokenizer, [template.replace("{text}", t) for t in TEXTS[:3]], LAYERS)
     for layer in LAYERS:
         torch.testing.assert_close(wrapped.last_token[layer], plain.last_token[layer])
-        assert not torch.allclose(wrapped.last_token[layer], extract(model, tokenizer, TEXTS[:3], LAYERS).last_token[layer])
+        assert not torch.allclose(
+            wrapped.last_token[layer], extract(model, tokenizer, TEXTS[:3], LAYERS).last_token[layer]
+        )
 
 
 def test_deepest_layer_stops_the_pass(model_and_tokenizer):
@@ -124,16 +127,21 @@ def test_one_pass_captures_head_inputs_and_token_subspaces(model_and_tokenizer):
     forwards = []
     counter = model.model.embed_tokens.register_forward_hook(lambda *a: forwards.append(1))
     try:
-        acts = extract(model, tokenizer, TEXTS, LAYERS, batch_tokens=60, padding_side="left",
-                       heads=True, subspace_k=None)
+        acts = extract(
+            model, tokenizer, TEXTS, LAYERS, batch_tokens=60, padding_side="left", heads=True, subspace_k=None
+        )
     finally:
         counter.remove()
     assert len(forwards) == len(length_batches([len(t) for t in tokenize(tokenizer, TEXTS, 512, TEXTS)], 60))
     for i, text in enumerate(TEXTS):
         # reference: the text alone, every token, with a hook on the output projection's input
         seen = {}
-        hooks = [model.model.layers[layer].self_attn.o_proj.register_forward_pre_hook(
-            lambda m, args, layer=layer: seen.__setitem__(layer, args[0][0].clone())) for layer in LAYERS]
+        hooks = [
+            model.model.layers[layer].self_attn.o_proj.register_forward_pre_hook(
+                lambda m, args, layer=layer: seen.__setitem__(layer, args[0][0].clone())
+            )
+            for layer in LAYERS
+        ]
         try:
             _, tokens = token_activations(model, tokenizer, text, LAYERS)
         finally:

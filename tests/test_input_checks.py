@@ -25,6 +25,7 @@ def validate(root, **kwargs):
 
 # --- files in the corpus folder --------------------------------------------------------------------
 
+
 def test_a_story_with_another_suffix_is_listed_and_warned(tiny_corpus):
     (tiny_corpus / "stories" / "fear" / "night.TXT").write_text("The lights went out and something moved.\n")
     (tiny_corpus / "stories" / "fear" / "notes.md").write_text("ideas\n")
@@ -111,13 +112,19 @@ def test_an_unreadable_story_is_an_error_naming_it(tiny_corpus, monkeypatch):
 HEADER = "concept\tdefinition\twords\n"
 
 
-@pytest.mark.parametrize("content, message", [
-    (HEADER + "fear\tdread of\tharm\tfear,afraid\nanger\thot\tanger\n", r"concepts.tsv:2: 4 fields, the header has 3"),
-    (HEADER + "fear\tdread\n", r"concepts.tsv:2: 2 fields, the header has 3"),
-    ("", r"concepts.tsv: empty; the header is concept<TAB>definition<TAB>words"),
-    ("concept,definition,words\nfear,dread,fear\n", r"concepts.tsv:1: missing columns \['concept', 'definition'"),
-    (HEADER + "fear\ta\tfear\nanger\tb\tanger\nfear\tc\tfear\n", r"concepts.tsv:4: concept 'fear' listed twice"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            HEADER + "fear\tdread of\tharm\tfear,afraid\nanger\thot\tanger\n",
+            r"concepts.tsv:2: 4 fields, the header has 3",
+        ),
+        (HEADER + "fear\tdread\n", r"concepts.tsv:2: 2 fields, the header has 3"),
+        ("", r"concepts.tsv: empty; the header is concept<TAB>definition<TAB>words"),
+        ("concept,definition,words\nfear,dread,fear\n", r"concepts.tsv:1: missing columns \['concept', 'definition'"),
+        (HEADER + "fear\ta\tfear\nanger\tb\tanger\nfear\tc\tfear\n", r"concepts.tsv:4: concept 'fear' listed twice"),
+    ],
+)
 def test_a_malformed_concept_table_names_file_and_line(tiny_corpus, content, message):
     (tiny_corpus / "concepts.tsv").write_text(content)
     with pytest.raises(CorpusError, match=message):
@@ -138,6 +145,7 @@ def test_the_never_name_check_reads_a_well_formed_table(tiny_corpus):
 
 
 # --- content hashes the workflow reruns by ----------------------------------------------------------
+
 
 def test_shard_digests_change_with_content_only(tiny_corpus):
     before = corpus.scan(tiny_corpus)
@@ -164,6 +172,7 @@ def test_model_files_fingerprint_follows_content_not_times(tiny_model_dir, tmp_p
 
 
 # --- the model, checked by prepare_model ------------------------------------------------------------
+
 
 def without_tokenizer(model_dir, tmp_path):
     broken = shutil.copytree(model_dir, tmp_path / "no_tokenizer")
@@ -207,6 +216,7 @@ def test_prepare_model_stops_the_workflow_before_any_shard(tiny_model_dir, tmp_p
 
 # --- extraction -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def model_and_tokenizer(tiny_model_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
@@ -229,12 +239,16 @@ def test_activations_that_overflow_the_dtype_are_refused_naming_it(model_and_tok
     loud = copy.deepcopy(model).half()
     with torch.no_grad():
         loud.model.embed_tokens.weight.mul_(1e7)  # past float16's 65504, as Gemma's residuals can come close
-    with pytest.raises(ExtractionError, match=r"stories/[ab].txt: non-finite activations after block 0 in "
-                                              r"torch.float16 .*dtype: float32"):
+    with pytest.raises(
+        ExtractionError,
+        match=r"stories/[ab].txt: non-finite activations after block 0 in "
+        r"torch.float16 .*dtype: float32",
+    ):
         extract(loud, tokenizer, TINY_STORIES["fear"], [0, 1], names=["stories/a.txt", "stories/b.txt"])
 
 
 # --- activation shards ------------------------------------------------------------------------------
+
 
 def test_a_truncated_shard_is_named_with_the_fix(tmp_path):
     from amygdala_readout.store import save_tensors

@@ -19,7 +19,7 @@ def test_bad_layer_requests_are_errors(spec):
         resolve_layers(spec, 18)
 
 
-SMALL = dict(hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=3, vocab_size=64)
+SMALL = {"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 3, "vocab_size": 64}
 ARCHITECTURES = {
     "llama": (tf.LlamaConfig, tf.LlamaForCausalLM, SMALL),
     "mistral": (tf.MistralConfig, tf.MistralForCausalLM, SMALL),
@@ -28,7 +28,7 @@ ARCHITECTURES = {
     "gemma2": (tf.Gemma2Config, tf.Gemma2ForCausalLM, dict(SMALL, head_dim=8)),
     "gemma3_text": (tf.Gemma3TextConfig, tf.Gemma3ForCausalLM, dict(SMALL, head_dim=8)),
     "phi": (tf.PhiConfig, tf.PhiForCausalLM, SMALL),
-    "gpt2": (tf.GPT2Config, tf.GPT2LMHeadModel, dict(n_embd=16, n_layer=3, n_head=2, vocab_size=64)),
+    "gpt2": (tf.GPT2Config, tf.GPT2LMHeadModel, {"n_embd": 16, "n_layer": 3, "n_head": 2, "vocab_size": 64}),
     "gpt_neox": (tf.GPTNeoXConfig, tf.GPTNeoXForCausalLM, SMALL),
 }
 
@@ -44,8 +44,14 @@ def test_decoder_blocks_are_found(name):
 def test_gemma3_multimodal_nesting_is_found():
     config = tf.Gemma3Config(
         text_config=dict(SMALL, head_dim=8),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=28, patch_size=14),
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 28,
+            "patch_size": 14,
+        },
         mm_tokens_per_image=4,
     )
     model = tf.Gemma3ForConditionalGeneration(config)

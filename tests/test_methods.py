@@ -36,7 +36,7 @@ def scenario_corpus(seed=0, x_stories=1, x_amp=4.0, noise=0.3, nuisance=1.0):
     rng = np.random.default_rng(seed)
     shared = 1000 * unit(rng.normal(size=HIDDEN))
     planted = {c: unit(rng.normal(size=HIDDEN)) for c in ["x"] + OTHERS}
-    amp = {"x": x_amp, **{c: 2.0 for c in OTHERS}}
+    amp = {"x": x_amp, **dict.fromkeys(OTHERS, 2.0)}
     tilt = unit(rng.normal(size=HIDDEN))
     labels, scenarios, sources, acts = [], [], [], []
 
@@ -74,11 +74,16 @@ def test_paired_centered_is_pooled_on_the_centred_texts():
     centred = acts.copy()
     for rows in ([0, 1, 2], [3, 4, 5], [6, 7, 8]):  # each scenario, and the unpaired stories, on their own mean
         centred[rows] -= acts[rows].mean(axis=0)
-    np.testing.assert_allclose(paired_centered(acts, labels, ["p", "q", "r"], scenarios),
-                               pooled(centred, labels, ["p", "q", "r"]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        paired_centered(acts, labels, ["p", "q", "r"], scenarios),
+        pooled(centred, labels, ["p", "q", "r"]),
+        rtol=1e-12,
+        atol=1e-12,
+    )
     # without paired texts there is one common centre, which cancels
-    np.testing.assert_allclose(paired_centered(acts, labels, ["p", "q"], [""] * 9),
-                               pooled(acts, labels, ["p", "q"]), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        paired_centered(acts, labels, ["p", "q"], [""] * 9), pooled(acts, labels, ["p", "q"]), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_matched_negatives_follow_the_definition():
@@ -132,8 +137,10 @@ def test_probe_recovers_a_planted_direction_and_its_scores_are_the_logits():
     scores = (acts - acts.mean(axis=0)) @ directions.T + bias
     for i in (0, 5):
         y = np.asarray(labels) == concepts[i]
-        reference = make_pipeline(StandardScaler(), LogisticRegression(
-            C=c, class_weight="balanced", solver="newton-cg", tol=1e-10, max_iter=10_000)).fit(acts, y)
+        reference = make_pipeline(
+            StandardScaler(),
+            LogisticRegression(C=c, class_weight="balanced", solver="newton-cg", tol=1e-10, max_iter=10_000),
+        ).fit(acts, y)
         scaler, model = reference[0], reference[1]
         w_norm = np.linalg.norm(model.coef_[0] / scaler.scale_)
         np.testing.assert_allclose(scores[:, i], reference.decision_function(acts) / w_norm, rtol=1e-5, atol=1e-6)
@@ -174,15 +181,17 @@ def test_one_story_concepts_cannot_choose_c():
 def test_every_method_returns_unit_rows(method):
     acts, labels, scenarios, sources, _ = scenario_corpus()
     concepts = ["x"] + OTHERS
-    fitted = fit(method, acts.astype(np.float32), labels, concepts, scenarios=scenarios,
-                 groups=text_groups(scenarios, sources))
+    fitted = fit(
+        method, acts.astype(np.float32), labels, concepts, scenarios=scenarios, groups=text_groups(scenarios, sources)
+    )
     assert fitted.directions.shape == (len(concepts), HIDDEN) and fitted.directions.dtype == np.float64
     np.testing.assert_allclose(np.linalg.norm(fitted.directions, axis=1), 1.0, rtol=1e-10)
     assert (fitted.bias is not None) == (method == "probe")
 
 
-@pytest.mark.parametrize("method, missing", [("paired_centered", "scenarios"), ("pca", "scenarios"),
-                                             ("probe", "groups")])
+@pytest.mark.parametrize(
+    "method, missing", [("paired_centered", "scenarios"), ("pca", "scenarios"), ("probe", "groups")]
+)
 def test_a_missing_input_is_a_clear_error(method, missing):
     acts, labels, scenarios, sources, _ = scenario_corpus()
     given = {"scenarios": scenarios, "groups": text_groups(scenarios, sources)}
@@ -198,7 +207,8 @@ def test_a_missing_input_is_a_clear_error(method, missing):
 def test_new_methods_recognise_held_out_texts(method):
     acts, labels, scenarios, sources, _ = scenario_corpus(noise=0.1, nuisance=0.1)
     concepts = ["x", "a", "b"]  # the others' texts are negatives only (and unscorable): keeps this fast
-    predictions = heldout_predictions(method, acts, labels, concepts, text_groups(scenarios, sources),
-                                      scenarios=scenarios)
+    predictions = heldout_predictions(
+        method, acts, labels, concepts, text_groups(scenarios, sources), scenarios=scenarios
+    )
     summary = accuracy_summary(predictions[predictions.scoring == "centred"])
     assert summary["n_scored"] == sum(label in concepts for label in labels) and summary["top1"] > 0.9

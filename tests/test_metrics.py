@@ -14,10 +14,14 @@ from amygdala_readout.package import Readout, score, write_package
 
 
 def test_ranks_follow_the_scores_and_ties_go_to_the_earlier_column():
-    scores = np.array([[0.1, 0.9, 0.5],
-                       [2.0, 2.0, 1.0],   # a tie: column 0 counts as above column 1, as argmax has it
-                       [2.0, 2.0, 1.0],
-                       [-1.0, -3.0, -2.0]])
+    scores = np.array(
+        [
+            [0.1, 0.9, 0.5],
+            [2.0, 2.0, 1.0],  # a tie: column 0 counts as above column 1, as argmax has it
+            [2.0, 2.0, 1.0],
+            [-1.0, -3.0, -2.0],
+        ]
+    )
     ranks = true_ranks(scores, np.array([2, 0, 1, 1]))
     assert ranks.tolist() == [1, 0, 1, 2]
     assert top_k(ranks, 1) == 0.25 and top_k(ranks, 2) == 0.75 and top_k(ranks, 3) == 1.0
@@ -48,8 +52,7 @@ def test_numpy_and_torch_scores_agree_with_the_reader(tmp_path):
     expected = (hidden - center) @ stored.T + bias
     assert np.allclose(score(hidden, stored, center, bias), expected)
     assert np.allclose(reader.scores(torch.from_numpy(hidden), 4).numpy(), expected, atol=1e-5)
-    assert np.allclose(reader.scores(torch.from_numpy(hidden), 4, centred=False).numpy(), hidden @ stored.T,
-                       atol=1e-5)
+    assert np.allclose(reader.scores(torch.from_numpy(hidden), 4, centred=False).numpy(), hidden @ stored.T, atol=1e-5)
 
 
 def test_cross_validation_scores_as_the_package_does():
@@ -61,7 +64,7 @@ def test_cross_validation_scores_as_the_package_does():
 
     from amygdala_readout.methods import fit
 
-    for fold, (train, test) in enumerate(GroupKFold(n_splits=5).split(acts, groups=groups)):
+    for fold, (train, _test) in enumerate(GroupKFold(n_splits=5).split(acts, groups=groups)):
         fitted = fit("pooled", acts[train], [labels[i] for i in train], CONCEPTS)
         rows = predictions[(predictions.fold == fold) & (predictions.scoring == "centred")]
         for row in rows.itertuples():
@@ -74,8 +77,9 @@ def test_heldout_tables_pick_the_best_centred_layer():
     acts, labels, scenarios, sources = planted_corpus()
     groups = text_groups(scenarios, sources)
     noisy = acts + np.random.default_rng(3).normal(size=acts.shape) * 6
-    predictions = {layer: heldout_predictions("pooled", a, labels, CONCEPTS, groups)
-                   for layer, a in ((1, noisy), (2, acts))}
+    predictions = {
+        layer: heldout_predictions("pooled", a, labels, CONCEPTS, groups) for layer, a in ((1, noisy), (2, acts))
+    }
     tables = heldout_tables("pooled", predictions)
     assert set(tables.accuracy.layer) == {1, 2} and set(tables.accuracy.scoring) == {"centred", "raw"}
     assert tables.best_layer == 2

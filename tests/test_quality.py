@@ -128,23 +128,24 @@ def test_planted_head_is_top_and_concentrated(rng):
     concepts = ["anger", "fear"]
     o_proj = rng.normal(size=(HIDDEN, width))
     push = rng.normal(size=head_dim)
-    v_fear = o_proj[:, 2 * head_dim:3 * head_dim] @ push  # o_proj maps head 2's push onto v
+    v_fear = o_proj[:, 2 * head_dim : 3 * head_dim] @ push  # o_proj maps head 2's push onto v
     v_fear /= np.linalg.norm(v_fear)
     dirs = np.vstack([orthonormal(rng, 1)[0], v_fear])
     acts, labels, sources, base = planted_layer(rng, dirs, concepts)
     head_inputs = 0.01 * rng.normal(size=(len(labels), width))
     is_fear = np.array(labels) == "fear"
-    head_inputs[is_fear, 2 * head_dim:3 * head_dim] += push
+    head_inputs[is_fear, 2 * head_dim : 3 * head_dim] += push
 
-    out = quality.layer_quality(acts, labels, sources, concepts, dirs, base,
-                                head_inputs=head_inputs, o_proj=o_proj, n_heads=n_heads)
+    out = quality.layer_quality(
+        acts, labels, sources, concepts, dirs, base, head_inputs=head_inputs, o_proj=o_proj, n_heads=n_heads
+    )
     m = out["fear"]
     assert m["top_heads"][0]["head"] == 2
     assert m["top_heads"][0]["selectivity"] > 10
     assert m["head_concentration"] > 0.95
     assert len(m["top_heads"]) == n_heads  # fewer heads than N_TOP_HEADS: all of them
     # The contribution is the mean difference of v·(o_proj_h @ x): here ||o_proj_2 @ push||.
-    expected = np.linalg.norm(o_proj[:, 2 * head_dim:3 * head_dim] @ push)
+    expected = np.linalg.norm(o_proj[:, 2 * head_dim : 3 * head_dim] @ push)
     assert m["top_heads"][0]["contribution"] == pytest.approx(expected, rel=0.05)
 
     sel, contrib = quality.head_selectivity(head_inputs, o_proj, n_heads, labels, concepts, dirs)
@@ -182,17 +183,26 @@ def test_story_against_the_direction_is_contaminated_and_first_outlier(rng):
 
 
 def test_triage_precedence_and_circuit_rules():
-    base = {"nearest_concepts": [{"concept": "x", "cosine": 0.1}], "ridge": {"r2": 0.1},
-            "outlier_stories": [{"source": "s", "alignment": 0.3}], "best_neuron": None,
-            "top5_neurons": None, "head_concentration": None, "story_alignment": {"mean": 0.5, "std": 0.1}}
+    base = {
+        "nearest_concepts": [{"concept": "x", "cosine": 0.1}],
+        "ridge": {"r2": 0.1},
+        "outlier_stories": [{"source": "s", "alignment": 0.3}],
+        "best_neuron": None,
+        "top5_neurons": None,
+        "head_concentration": None,
+        "story_alignment": {"mean": 0.5, "std": 0.1},
+    }
     assert quality.triage(base)[0] == "fragmented"
     assert quality.triage({**base, "head_concentration": 0.6})[0] == "clean circuit"
     assert quality.triage({**base, "head_concentration": 0.6, "story_alignment": {"mean": 0.1}})[0] == "fragmented"
     neurons = [{"index": i, "cosine": 0.35} for i in range(5)]  # squared sum 0.6125, none ≥ 0.5 alone
     assert quality.triage({**base, "top5_neurons": neurons, "best_neuron": neurons[0]})[0] == "clean circuit"
     assert quality.triage({**base, "best_neuron": {"index": 3, "cosine": -0.6}})[0] == "clean single-neuron"
-    contaminated = {**base, "nearest_concepts": [{"concept": "x", "cosine": 0.75}],
-                    "best_neuron": {"index": 3, "cosine": 0.9}}
+    contaminated = {
+        **base,
+        "nearest_concepts": [{"concept": "x", "cosine": 0.75}],
+        "best_neuron": {"index": 3, "cosine": 0.9},
+    }
     assert quality.triage(contaminated)[0] == "contaminated"
     assert quality.triage({**contaminated, "ridge": {"r2": 0.95}})[0] == "redundant"
     assert quality.triage({})[0] == "fragmented"  # nothing known: no rule fires, no crash
@@ -206,8 +216,15 @@ def test_report_is_json_and_table_is_sorted(rng):
     for layer in (3, 6):
         acts, labels, sources, base = planted_layer(rng, dirs, concepts, against="joy")
         per_layer[layer] = quality.layer_quality(
-            acts, labels, sources, concepts, dirs, base, down_proj=rng.normal(size=(HIDDEN, 30)),
-            eigenvalues=np.arange(8.0).reshape(4, 2))
+            acts,
+            labels,
+            sources,
+            concepts,
+            dirs,
+            base,
+            down_proj=rng.normal(size=(HIDDEN, 30)),
+            eigenvalues=np.arange(8.0).reshape(4, 2),
+        )
     per_layer[6]["fear"]["first_pc_ratio"] = np.float32("nan")  # NaN and numpy types must not leak
     report = quality.quality_report(per_layer, 6, "pooled", ["toy"])
     text = json.dumps(report, allow_nan=False)
@@ -248,15 +265,21 @@ def test_the_trainers_layout_keeps_its_keys_when_heads_neurons_and_positives_are
     acts, labels, sources, base = planted_layer(rng, dirs, concepts)
     keep = [i for i, label in enumerate(labels) if label != "fear" or sources[i].endswith("story_0.txt")]
     acts, labels, sources = acts[keep], [labels[i] for i in keep], [sources[i] for i in keep]  # one fear story
-    report = quality.quality_report({4: quality.layer_quality(acts, labels, sources, concepts, dirs, base)}, 4,
-                                    "pooled", [])
+    report = quality.quality_report(
+        {4: quality.layer_quality(acts, labels, sources, concepts, dirs, base)}, 4, "pooled", []
+    )
     texts = {"stories/anger/story_0.txt": "The door slammed."}
     seed = quality.seed_quality(report, texts, head_dims={})
     json.dumps(seed, allow_nan=False)
     assert sorted(seed) == concepts
     fear, anger = seed["fear"], seed["anger"]
-    assert set(anger) == {"n_positive_stories", "per_layer", "outlier_stories", "nearest_concepts",
-                          "linear_combination"}  # no per_head, no subspace_eigvals: nothing to report
+    assert set(anger) == {
+        "n_positive_stories",
+        "per_layer",
+        "outlier_stories",
+        "nearest_concepts",
+        "linear_combination",
+    }  # no per_head, no subspace_eigvals: nothing to report
     assert fear["n_positive_stories"] == 1 and anger["n_positive_stories"] == N_POS
     assert fear["per_layer"]["4"]["top3_variance_ratios"] == [0.0, 0.0, 0.0]  # one story spans nothing
     assert len(anger["per_layer"]["4"]["top3_variance_ratios"]) == 3

@@ -29,14 +29,31 @@ def make_package(folder, model_dir, fingerprint, hidden=32, files=None, **extra)
     """A package as scripts/package_readout.py writes it, with random vectors, for ``model_dir``
     (``files``: the quick fingerprint that packages record now; without, the reader checks the full one)."""
     rng = np.random.default_rng(0)
-    provenance = {"spec": str(model_dir), "kind": "local", "load_path": str(model_dir), "model_type": "llama",
-                  "num_layers": 4, "hidden_size": hidden, "fingerprint": fingerprint}
+    provenance = {
+        "spec": str(model_dir),
+        "kind": "local",
+        "load_path": str(model_dir),
+        "model_type": "llama",
+        "num_layers": 4,
+        "hidden_size": hidden,
+        "fingerprint": fingerprint,
+    }
     if files is not None:
         provenance["files"] = files
-    meta = {"method": "pooled", "template": None, "layer_depth_percent": {"1": 33.3, "2": 66.7},
-            "model": provenance, "config": {"max_length": 1024}} | extra
-    write_package(folder, CONCEPTS, {layer: rng.normal(size=(len(CONCEPTS), hidden)) for layer in LAYERS},
-                  {layer: rng.normal(size=hidden) for layer in LAYERS}, meta)
+    meta = {
+        "method": "pooled",
+        "template": None,
+        "layer_depth_percent": {"1": 33.3, "2": 66.7},
+        "model": provenance,
+        "config": {"max_length": 1024},
+    } | extra
+    write_package(
+        folder,
+        CONCEPTS,
+        {layer: rng.normal(size=(len(CONCEPTS), hidden)) for layer in LAYERS},
+        {layer: rng.normal(size=hidden) for layer in LAYERS},
+        meta,
+    )
     return folder
 
 
@@ -48,6 +65,7 @@ def package(tmp_path, tiny_model_dir, tiny_fingerprint):
 @pytest.fixture
 def no_model_load(monkeypatch):
     """Bad input must be caught before the (slow) model load: loading at all fails the test."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the bad input was caught")
 
@@ -65,6 +83,7 @@ def one_error_line(capsys, *args) -> str:
 
 
 # --- the good case ---------------------------------------------------------------------------------
+
 
 def test_a_good_package_reads_fine(package, tmp_path, capsys):
     html = tmp_path / "heat.html"
@@ -86,6 +105,7 @@ def test_a_good_file_with_a_bom_and_blank_lines_reads_each_text(package, tmp_pat
 
 # --- 1. empty text ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("text", ["", "   \t "])
 def test_an_empty_text_is_an_error(package, capsys, no_model_load, text):
     line = one_error_line(capsys, "--readout", package, "--text", TEXT, "--text", text)
@@ -102,12 +122,14 @@ def test_an_empty_file_is_an_error(package, tmp_path, capsys, no_model_load, con
 
 # --- 2. a corrupt readout.safetensors --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
 def test_a_corrupt_safetensors_file_is_named_with_the_fix(package, capsys, no_model_load, damage):
     path = package / "readout.safetensors"
     data = path.read_bytes()
-    path.write_bytes({"truncated": data[: len(data) // 2], "random bytes": np.random.default_rng(1).bytes(300),
-                      "empty": b""}[damage])
+    path.write_bytes(
+        {"truncated": data[: len(data) // 2], "random bytes": np.random.default_rng(1).bytes(300), "empty": b""}[damage]
+    )
     line = one_error_line(capsys, "--readout", package, "--text", TEXT)
     assert line.startswith(f"error: {path}: corrupt, not a readable safetensors file (")
     assert line.endswith("re-run the workflow to rebuild the package, or re-copy it")
@@ -116,14 +138,20 @@ def test_a_corrupt_safetensors_file_is_named_with_the_fix(package, capsys, no_mo
 def test_a_missing_safetensors_file_is_named(package, capsys, no_model_load):
     (package / "readout.safetensors").unlink()
     line = one_error_line(capsys, "--readout", package, "--text", TEXT)
-    assert line == f"error: {package / 'readout.safetensors'}: missing; re-run the workflow to rebuild the package, " \
-                   "or re-copy it"
+    assert (
+        line == f"error: {package / 'readout.safetensors'}: missing; re-run the workflow to rebuild the package, "
+        "or re-copy it"
+    )
 
 
 def test_a_corrupt_package_gives_one_line_and_no_traceback_from_the_command_line(package):
     (package / "readout.safetensors").write_bytes(b"\x00" * 5)
-    result = subprocess.run([sys.executable, "-m", "amygdala_readout.read", "--readout", str(package), "--text", TEXT],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "amygdala_readout.read", "--readout", str(package), "--text", TEXT],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {package / 'readout.safetensors'}: ")
     assert "Traceback" not in result.stderr
@@ -131,11 +159,15 @@ def test_a_corrupt_package_gives_one_line_and_no_traceback_from_the_command_line
 
 # --- 3. a corrupt readout.json ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, problem", [
-    (b'{"concepts": ["anger"', "not valid JSON (Expecting ',' delimiter at line 1)"),
-    (b"caf\xe9", "not UTF-8 text, so not the JSON a package holds"),
-    (b"[1, 2]", "a JSON list, not the object a package holds"),
-])
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b'{"concepts": ["anger"', "not valid JSON (Expecting ',' delimiter at line 1)"),
+        (b"caf\xe9", "not UTF-8 text, so not the JSON a package holds"),
+        (b"[1, 2]", "a JSON list, not the object a package holds"),
+    ],
+)
 def test_a_corrupt_readout_json_is_named_with_the_fix(package, capsys, no_model_load, content, problem):
     path = package / "readout.json"
     path.write_bytes(content)
@@ -169,14 +201,17 @@ def test_a_missing_readout_json_or_package_folder_is_named(package, tmp_path, ca
 
 # --- 4. a package without centre tensors -----------------------------------------------------------
 
+
 def test_a_package_without_centres_says_which_tensor_is_missing(package, capsys, no_model_load):
     path = package / "readout.safetensors"
     tensors = load_file(path)
     del tensors["layer_2.center"]
     save_file(tensors, path)
     line = one_error_line(capsys, "--readout", package, "--text", TEXT, "--layer", 1)
-    assert line == (f"error: {path} lacks layer_2.center (the mean activation scores are centred on); "
-                    "re-run the workflow to rebuild the package, or re-copy it")
+    assert line == (
+        f"error: {path} lacks layer_2.center (the mean activation scores are centred on); "
+        "re-run the workflow to rebuild the package, or re-copy it"
+    )
 
 
 def test_a_centre_of_the_wrong_size_is_an_error(package, capsys, no_model_load):
@@ -189,6 +224,7 @@ def test_a_centre_of_the_wrong_size_is_an_error(package, capsys, no_model_load):
 
 
 # --- 5 and 6. --file not UTF-8, or not there -------------------------------------------------------
+
 
 def test_a_latin1_file_is_named_with_the_fix(package, tmp_path, capsys, no_model_load):
     texts = tmp_path / "texts.txt"
@@ -209,11 +245,14 @@ def test_a_folder_given_as_file_is_an_error(package, tmp_path, capsys, no_model_
 
 # --- 7. --html in a folder that does not exist -----------------------------------------------------
 
+
 def test_html_in_a_missing_folder_is_an_error_before_the_model_loads(package, tmp_path, capsys, no_model_load):
     target = tmp_path / "no" / "such" / "heat.html"
     line = one_error_line(capsys, "--readout", package, "--text", TEXT, "--html", target)
-    assert line == (f"error: --html {target}: folder {target.parent} does not exist; create it, "
-                    "or give a path in an existing folder")
+    assert line == (
+        f"error: --html {target}: folder {target.parent} does not exist; create it, "
+        "or give a path in an existing folder"
+    )
     assert not target.parent.exists()
 
 
@@ -224,8 +263,8 @@ def test_html_that_is_a_folder_is_an_error(package, tmp_path, capsys, no_model_l
 
 # --- 8. the model is not the one the package was fitted on -----------------------------------------
 
-def test_a_model_with_other_weights_is_refused_naming_both(package, tiny_model_dir, tmp_path, capsys,
-                                                           no_model_load):
+
+def test_a_model_with_other_weights_is_refused_naming_both(package, tiny_model_dir, tmp_path, capsys, no_model_load):
     other = tmp_path / "fine_tuned"
     shutil.copytree(tiny_model_dir, other)
     weights = load_file(other / "model.safetensors")
@@ -235,14 +274,18 @@ def test_a_model_with_other_weights_is_refused_naming_both(package, tiny_model_d
     line = one_error_line(capsys, "--readout", package, "--model", other, "--text", TEXT)
     assert line.startswith(f"error: {other}: weights fingerprint ")
     assert f"recorded in {package / 'readout.json'} for {tiny_model_dir}; " in line
-    assert line.endswith(f"point --model at the model the package was fitted on ({tiny_model_dir}), "
-                         "or re-run the workflow with this model")
+    assert line.endswith(
+        f"point --model at the model the package was fitted on ({tiny_model_dir}), "
+        "or re-run the workflow with this model"
+    )
 
 
-def test_the_quick_fingerprint_refuses_other_weights_and_accepts_the_same(tmp_path, tiny_model_dir,
-                                                                         tiny_fingerprint, capsys):
-    package = make_package(tmp_path / "package", tiny_model_dir, "not checked",
-                           files=model_io.source_fingerprint(str(tiny_model_dir)))
+def test_the_quick_fingerprint_refuses_other_weights_and_accepts_the_same(
+    tmp_path, tiny_model_dir, tiny_fingerprint, capsys
+):
+    package = make_package(
+        tmp_path / "package", tiny_model_dir, "not checked", files=model_io.source_fingerprint(str(tiny_model_dir))
+    )
     assert read.main(["--readout", str(package), "--text", TEXT]) == 0
     capsys.readouterr()
     other = shutil.copytree(tiny_model_dir, tmp_path / "fine_tuned")
@@ -263,38 +306,49 @@ def test_a_recorded_fingerprint_that_differs_is_refused(tmp_path, tiny_model_dir
 def test_a_hidden_size_mismatch_is_refused(tmp_path, tiny_model_dir, tiny_fingerprint, capsys, no_model_load):
     package = make_package(tmp_path / "package", tiny_model_dir, tiny_fingerprint, hidden=16)
     line = one_error_line(capsys, "--readout", package, "--text", TEXT)
-    assert line.startswith(f"error: {tiny_model_dir}: hidden size 32, but {package / 'readout.json'} was fitted "
-                           "on a model with hidden size 16; point --model at the model the package was fitted on")
+    assert line.startswith(
+        f"error: {tiny_model_dir}: hidden size 32, but {package / 'readout.json'} was fitted "
+        "on a model with hidden size 16; point --model at the model the package was fitted on"
+    )
 
 
 def test_a_missing_model_folder_is_named(package, tmp_path, capsys, no_model_load):
     line = one_error_line(capsys, "--readout", package, "--model", tmp_path / "gone", "--text", TEXT)
-    assert line == (f"error: {tmp_path / 'gone'}: --model does not exist; "
-                    "pass --model with the model the package was fitted on")
+    assert line == (
+        f"error: {tmp_path / 'gone'}: --model does not exist; pass --model with the model the package was fitted on"
+    )
 
 
 def test_a_package_without_a_recorded_model_asks_for_one(tmp_path, tiny_model_dir, capsys, no_model_load):
     package = make_package(tmp_path / "package", tiny_model_dir, None, model={})
     line = one_error_line(capsys, "--readout", package, "--text", TEXT)
-    assert line == (f"error: {package / 'readout.json'} records no model folder; "
-                    "pass --model with the model the package was fitted on")
+    assert line == (
+        f"error: {package / 'readout.json'} records no model folder; "
+        "pass --model with the model the package was fitted on"
+    )
 
 
 # --- arguments -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, message", [
-    (["--layer", "3"], "error: --layer 3: not in the package; it has layers [1, 2]"),
-    (["--top", "0"], "error: argument --top: '0' is not a positive whole number; see --help"),
-    (["--format", "xml"], "error: argument --format: invalid choice: 'xml'"),
-])
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--layer", "3"], "error: --layer 3: not in the package; it has layers [1, 2]"),
+        (["--top", "0"], "error: argument --top: '0' is not a positive whole number; see --help"),
+        (["--format", "xml"], "error: argument --format: invalid choice: 'xml'"),
+    ],
+)
 def test_bad_arguments_give_one_line(package, capsys, no_model_load, args, message):
     assert one_error_line(capsys, "--readout", package, "--text", TEXT, *args).startswith(message)
 
 
 # --- 9. the reading length comes from the package and the model ------------------------------------
 
-def test_a_long_text_is_cut_to_the_packages_max_length_as_extraction_cuts_it(tmp_path, tiny_model_dir,
-                                                                            tiny_fingerprint, capsys):
+
+def test_a_long_text_is_cut_to_the_packages_max_length_as_extraction_cuts_it(
+    tmp_path, tiny_model_dir, tiny_fingerprint, capsys
+):
     from transformers import AutoTokenizer
 
     package = make_package(tmp_path / "package", tiny_model_dir, tiny_fingerprint, config={"max_length": 8})

@@ -77,8 +77,9 @@ def test_a_method_reads_its_settings_from_config_and_cross_validation_passes_the
         assert settings == {"eigen_k": 3} and methods.method_settings("pooled", config) == {}
         acts, labels, scenarios, sources = planted_corpus()
         fit("top_k_mean", acts, labels, CONCEPTS, **settings)
-        heldout_predictions("top_k_mean", acts, labels, CONCEPTS, text_groups(scenarios, sources), n_folds=2,
-                            settings=settings)
+        heldout_predictions(
+            "top_k_mean", acts, labels, CONCEPTS, text_groups(scenarios, sources), n_folds=2, settings=settings
+        )
         assert seen == [(3, False), (3, True), (3, True)]  # the fit, then each fold (directions only)
     finally:
         METHODS.pop("top_k_mean", None)

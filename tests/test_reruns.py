@@ -21,8 +21,17 @@ def package_bytes(workdir):
 def test_kill_during_extraction_then_rerun_gives_the_same_package(finished, tmp_path, tiny_model_dir):
     """Also: two runs of the same inputs give bitwise the same package."""
     workdir = make_workdir(tmp_path / "run", tiny_model_dir)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     logs = workdir / "results" / "logs" / "extract_activations"
     deadline = time.monotonic() + 120

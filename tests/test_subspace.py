@@ -30,8 +30,9 @@ def test_fast_subspace_matches_the_naive_formula(hidden, n_tokens, per_concept):
     np.testing.assert_allclose(np.linalg.norm(fast_dirs, axis=1), 1.0)
 
 
-@pytest.mark.parametrize(("hidden", "n_tokens", "per_concept"), [(160, 20, 2), (100, 30, 3)],
-                         ids=["low-rank-operator", "dense-matrix"])
+@pytest.mark.parametrize(
+    ("hidden", "n_tokens", "per_concept"), [(160, 20, 2), (100, 30, 3)], ids=["low-rank-operator", "dense-matrix"]
+)
 def test_lanczos_path_matches_the_naive_formula(hidden, n_tokens, per_concept):
     # hidden > 64 and > 4 x 20 eigenpairs: the top eigenpairs come from eigsh; few basis rows per concept
     # use the low-rank operator in T's eigenbasis, many the dense matrix.

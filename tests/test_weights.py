@@ -19,18 +19,30 @@ from amygdala_readout.weights import (
 
 # hidden 32, 4 heads; where the config allows, head_dim 16 so o_proj is (32, 64): a wrong orientation
 # cannot pass as a square matrix.
-SMALL = dict(hidden_size=32, intermediate_size=48, num_attention_heads=4, num_hidden_layers=3, vocab_size=64)
+SMALL = {"hidden_size": 32, "intermediate_size": 48, "num_attention_heads": 4, "num_hidden_layers": 3, "vocab_size": 64}
 ARCHITECTURES = {
     "llama": (tf.LlamaConfig, tf.LlamaForCausalLM, dict(SMALL, head_dim=16, num_key_value_heads=2)),
     "qwen2": (tf.Qwen2Config, tf.Qwen2ForCausalLM, SMALL),
     "gemma3_text": (tf.Gemma3TextConfig, tf.Gemma3ForCausalLM, dict(SMALL, head_dim=16)),
-    "gpt2": (tf.GPT2Config, tf.GPT2LMHeadModel,
-             dict(n_embd=32, n_layer=3, n_head=4, vocab_size=64, bos_token_id=0, eos_token_id=0)),
+    "gpt2": (
+        tf.GPT2Config,
+        tf.GPT2LMHeadModel,
+        {"n_embd": 32, "n_layer": 3, "n_head": 4, "vocab_size": 64, "bos_token_id": 0, "eos_token_id": 0},
+    ),
     "gpt_neox": (tf.GPTNeoXConfig, tf.GPTNeoXForCausalLM, SMALL),
     "phi": (tf.PhiConfig, tf.PhiForCausalLM, SMALL),
-    "opt": (tf.OPTConfig, tf.OPTForCausalLM,
-            dict(hidden_size=32, ffn_dim=48, num_attention_heads=4, num_hidden_layers=3, vocab_size=64,
-                 word_embed_proj_dim=32)),
+    "opt": (
+        tf.OPTConfig,
+        tf.OPTForCausalLM,
+        {
+            "hidden_size": 32,
+            "ffn_dim": 48,
+            "num_attention_heads": 4,
+            "num_hidden_layers": 3,
+            "vocab_size": 64,
+            "word_embed_proj_dim": 32,
+        },
+    ),
 }
 # the module path, inside a block, that each architecture's projections live at
 EXPECTED_PATHS = {
@@ -150,8 +162,14 @@ def test_gemma3_multimodal_legacy_key_layout(tmp_path):
     # transformers builds model.language_model.layers... but saves language_model.model.layers...
     config = tf.Gemma3Config(
         text_config=dict(SMALL, head_dim=16),
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=28, patch_size=14),
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 28,
+            "patch_size": 14,
+        },
         mm_tokens_per_image=4,
     )
     torch.manual_seed(0)
@@ -168,8 +186,9 @@ def test_gemma3_multimodal_legacy_key_layout(tmp_path):
 
 
 def test_suffix_match_prefers_the_key_sharing_the_dropped_prefix(tmp_path):
-    keys = dict.fromkeys(["language_model.model.layers.0.mlp.down_proj.weight",
-                          "vision_model.layers.0.mlp.down_proj.weight"], tmp_path)
+    keys = dict.fromkeys(
+        ["language_model.model.layers.0.mlp.down_proj.weight", "vision_model.layers.0.mlp.down_proj.weight"], tmp_path
+    )
     name = "model.language_model.layers.0.mlp.down_proj.weight"
     assert _match_key(name, keys, tmp_path) == "language_model.model.layers.0.mlp.down_proj.weight"
     keys = dict.fromkeys(["a.layers.0.mlp.down_proj.weight", "b.layers.0.mlp.down_proj.weight"], tmp_path)
@@ -228,5 +247,9 @@ def test_layer_weight_names_work_on_a_meta_model():
     with torch.device("meta"):
         model = model_cls(config_cls(**kwargs))
     names = layer_weight_names(model, [1])
-    assert names[1] == {"down_proj": "transformer.h.1.mlp.c_proj.weight", "down_proj_transposed": True,
-                        "o_proj": "transformer.h.1.attn.c_proj.weight", "o_proj_transposed": True}
+    assert names[1] == {
+        "down_proj": "transformer.h.1.mlp.c_proj.weight",
+        "down_proj_transposed": True,
+        "o_proj": "transformer.h.1.attn.c_proj.weight",
+        "o_proj_transposed": True,
+    }

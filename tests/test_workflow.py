@@ -33,13 +33,28 @@ def run_in_new_workdir(tmp_path_factory, model_dir, **config):
     workdir = tmp_path_factory.mktemp("workflow")
     write_tiny_corpus(workdir / "corpus")
     # an evaluation set made of the corpus's own stories, with one label renamed through label_map
-    rows = [(text, "joy" if concept == "happiness" else concept)
-            for concept, texts in TINY_STORIES.items() for text in texts]
-    (workdir / "labelled.tsv").write_text("sentence\temotion\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
-    config = {"corpus_dir": "corpus", "model": str(model_dir), "layers": [1, 0.7, -1],
-              "n_shards": 3, "min_words": 0,
-              "evaluations": [{"name": "own", "path": "labelled.tsv", "text_column": "sentence",
-                               "label_column": "emotion", "label_map": {"joy": "happiness"}}]} | config
+    rows = [
+        (text, "joy" if concept == "happiness" else concept)
+        for concept, texts in TINY_STORIES.items()
+        for text in texts
+    ]
+    (workdir / "labelled.tsv").write_text("sentence\temotion\n" + "".join(f"{t}\t{label}\n" for t, label in rows))
+    config = {
+        "corpus_dir": "corpus",
+        "model": str(model_dir),
+        "layers": [1, 0.7, -1],
+        "n_shards": 3,
+        "min_words": 0,
+        "evaluations": [
+            {
+                "name": "own",
+                "path": "labelled.tsv",
+                "text_column": "sentence",
+                "label_column": "emotion",
+                "label_map": {"joy": "happiness"},
+            }
+        ],
+    } | config
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(workdir)
     return workdir
@@ -65,7 +80,7 @@ def test_package_matches_the_contract_and_the_seed_formula(finished_run, tiny_mo
     assert meta["layers"] == [1, 2, 3]
     assert meta["hidden_size"] == 32 and meta["dtype"] == "float16"
     assert meta["model"]["fingerprint"] and meta["corpus"]["n_texts"] == 11
-    assert sorted(tensors) == sorted(f"layer_{l}.{k}" for l in (1, 2, 3) for k in ("vectors", "center"))
+    assert sorted(tensors) == sorted(f"layer_{i}.{k}" for i in (1, 2, 3) for k in ("vectors", "center"))
 
     # recompute from scratch: every text through the model, then mean(pos) - mean(neg)
     texts, labels = corpus_texts_and_labels()
@@ -74,7 +89,7 @@ def test_package_matches_the_contract_and_the_seed_formula(finished_run, tiny_mo
     for layer in (1, 2, 3):
         a = acts[layer].double().numpy()
         for row, concept in enumerate(meta["concepts"]):
-            pos = np.array([l == concept for l in labels])
+            pos = np.array([label == concept for label in labels])
             diff = a[pos].mean(0) - a[~pos].mean(0)
             got = tensors[f"layer_{layer}.vectors"][row].float().numpy()
             np.testing.assert_allclose(got, diff / np.linalg.norm(diff), atol=2e-3)
@@ -94,9 +109,11 @@ def test_evaluation_numbers_match_a_recomputation(finished_run, tiny_model_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     per_token = [token_activations(model, tokenizer, t, [1, 2, 3])[1] for t in texts]
-    readings = {"last_token": last_token_activations(model, tokenizer, texts, [1, 2, 3]),
-                # every token's score averaged over the text (BOS left out) = the score of the mean
-                "all_tokens": {l: torch.stack([t[l][1:].mean(0) for t in per_token]) for l in (1, 2, 3)}}
+    readings = {
+        "last_token": last_token_activations(model, tokenizer, texts, [1, 2, 3]),
+        # every token's score averaged over the text (BOS left out) = the score of the mean
+        "all_tokens": {i: torch.stack([t[i][1:].mean(0) for t in per_token]) for i in (1, 2, 3)},
+    }
     for (reading, acts), layer, scoring in itertools.product(readings.items(), (1, 2, 3), ("centred", "raw")):
         scores = readout.scores(acts[layer], layer, centred=scoring == "centred")
         predicted = [readout.concepts[i] for i in scores.argmax(1).tolist()]  # all 4 concepts are labels
@@ -135,16 +152,16 @@ def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, cap
     assert read.main(["--readout", str(package), "--text", "x", "--layer", "0"]) == 2
 
 
-def test_a_reading_template_is_used_for_training_and_evaluation_and_recorded(tmp_path_factory, tiny_model_dir,
-                                                                            capsys):
+def test_a_reading_template_is_used_for_training_and_evaluation_and_recorded(tmp_path_factory, tiny_model_dir, capsys):
     import pandas as pd
 
     from amygdala_readout import read
     from amygdala_readout.package import Readout
 
     template = "The bus arrived . {text} The passengers"
-    run = run_in_new_workdir(tmp_path_factory, tiny_model_dir, methods=["pooled"], template=template,
-                             read_at="sentence_ends")
+    run = run_in_new_workdir(
+        tmp_path_factory, tiny_model_dir, methods=["pooled"], template=template, read_at="sentence_ends"
+    )
     package = run / "results" / "readout" / "pooled"
     meta = json.loads((package / "readout.json").read_text())
     assert meta["template"] == template and meta["read_at"] == "sentence_ends"
@@ -175,12 +192,24 @@ def meta_concepts(package):
 
 def test_every_rule_leaves_a_log(finished_run):
     logs = finished_run / "results" / "logs"
-    for name in ("validate_corpus.log", "prepare_model.log", "resolve_layers.log",
-                 "extract_activations/shard_00.log", "fit_directions/pooled.log", "package_readout/pooled.log"):
+    for name in (
+        "validate_corpus.log",
+        "prepare_model.log",
+        "resolve_layers.log",
+        "extract_activations/shard_00.log",
+        "fit_directions/pooled.log",
+        "package_readout/pooled.log",
+    ):
         assert (logs / name).exists(), name
     assert "layer 2 (66.7% depth of 4 blocks)" in (logs / "resolve_layers.log").read_text()
-    for name in ("quality_report/subspace.log", "heldout_accuracy/subspace.log", "heldout_summary.log",
-                 "plot_spectra/subspace.log", "fit_directions/subspace.log", "select_readout.log"):
+    for name in (
+        "quality_report/subspace.log",
+        "heldout_accuracy/subspace.log",
+        "heldout_summary.log",
+        "plot_spectra/subspace.log",
+        "fit_directions/subspace.log",
+        "select_readout.log",
+    ):
         assert (logs / name).exists(), name
 
 
@@ -219,8 +248,21 @@ def test_subspace_cap_benchmark_fits_each_cap_from_the_stored_bases(finished_run
 
     workdir = shutil.copytree(finished_run, tmp_path / "run", symlinks=True)
     out = tmp_path / "cap"
-    done = subprocess.run([sys.executable, str(REPO / "bench" / "subspace_cap.py"), "--workdir", str(workdir),
-                           "--caps", "1", "2", "--out", str(out)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "subspace_cap.py"),
+            "--workdir",
+            str(workdir),
+            "--caps",
+            "1",
+            "2",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     per_layer = pd.read_csv(out.with_suffix(".tsv"), sep="\t", dtype={"cap": str})
     stored = json.loads((workdir / "results/readout/subspace/readout.json").read_text())["config"]["subspace_k"]
@@ -249,8 +291,19 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
     from amygdala_readout.quality import TRIAGE_LABELS
 
     quality = finished_run / "results" / "quality"
-    fields = {"n_positives", "top3_variance_ratios", "first_pc_ratio", "story_projection", "story_alignment",
-              "best_neuron", "top5_neurons", "nearest_concepts", "top_heads", "head_concentration", "ridge"}
+    fields = {
+        "n_positives",
+        "top3_variance_ratios",
+        "first_pc_ratio",
+        "story_projection",
+        "story_alignment",
+        "best_neuron",
+        "top5_neurons",
+        "nearest_concepts",
+        "top_heads",
+        "head_concentration",
+        "ridge",
+    }
     for method in METHODS:
         report = json.loads((quality / method / "quality.json").read_text())
         assert report["middle_layer"] == 2 and report["notes"] == []
@@ -268,11 +321,18 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
         assert sorted(triage.concept) == sorted(report["concepts"])
         for figure in ("concept_cosines.png", "head_selectivity.png", "heldout_confusion.png"):
             assert (quality / method / figure).stat().st_size > 1000, figure
-    assert len(json.loads((quality / "subspace" / "quality.json").read_text())["concepts"]["fear"]["layers"]["2"]
-               ["subspace_eigenvalues"]) == 20
+    assert (
+        len(
+            json.loads((quality / "subspace" / "quality.json").read_text())["concepts"]["fear"]["layers"]["2"][
+                "subspace_eigenvalues"
+            ]
+        )
+        == 20
+    )
     heldout = pd.read_csv(quality / "heldout_accuracy.tsv", sep="\t")
     assert sorted(zip(heldout.method, heldout.scoring, heldout.layer)) == sorted(
-        (m, s, l) for m in METHODS for s in ("centred", "raw") for l in (1, 2, 3))
+        (m, s, i) for m in METHODS for s in ("centred", "raw") for i in (1, 2, 3)
+    )
     # 8 single stories and 2 framings are scored; the scenario is held out as a whole
     assert set(heldout.n_scored) == {10} and set(heldout.chance_top1) == {0.25}
     # each accuracy is a count of the n_scored texts, and a top-1 hit is also a top-5 hit
@@ -288,16 +348,29 @@ def check_trainer_quality_layout(quality, concepts, layers, middle, corpus, subs
     """Every key and type of the quality.json of the trainer we replace (shared/seed_quality_schema.md)."""
     assert sorted(quality) == sorted(concepts)
     for entry in quality.values():
-        keys = {"n_positive_stories", "per_layer", "outlier_stories", "nearest_concepts", "per_head",
-                "linear_combination"} | ({"subspace_eigvals"} if subspace else set())
+        keys = {
+            "n_positive_stories",
+            "per_layer",
+            "outlier_stories",
+            "nearest_concepts",
+            "per_head",
+            "linear_combination",
+        } | ({"subspace_eigvals"} if subspace else set())
         assert set(entry) == keys
         assert isinstance(entry["n_positive_stories"], int) and entry["n_positive_stories"] > 0
         assert sorted(entry["per_layer"]) == sorted(map(str, layers))
         for row in entry["per_layer"].values():
             assert len(row["top3_variance_ratios"]) == 3 and all(map(_is_float, row["top3_variance_ratios"]))
-            for key in ("first_pc_variance_ratio", "story_projection_mean", "story_projection_std",
-                        "story_projection_min", "story_projection_max", "story_alignment_mean",
-                        "story_alignment_std", "best_neuron_cosine"):
+            for key in (
+                "first_pc_variance_ratio",
+                "story_projection_mean",
+                "story_projection_std",
+                "story_projection_min",
+                "story_projection_max",
+                "story_alignment_mean",
+                "story_alignment_std",
+                "best_neuron_cosine",
+            ):
                 assert _is_float(row[key]), key
             assert row["story_projection_min"] <= row["story_projection_mean"] <= row["story_projection_max"]
             assert isinstance(row["best_neuron_idx"], int)
@@ -312,8 +385,10 @@ def check_trainer_quality_layout(quality, concepts, layers, middle, corpus, subs
         for heads in entry["per_head"].values():
             assert (heads["n_heads"], heads["head_dim"]) == (4, 8)  # the tiny model: 4 heads of 8
             assert len(heads["top_heads"]) == 4 and _is_float(heads["head_concentration"])
-            assert all(isinstance(h, int) and _is_float(norm) and norm >= 0 and _is_float(sel)
-                       for h, norm, sel in heads["top_heads"])
+            assert all(
+                isinstance(h, int) and _is_float(norm) and norm >= 0 and _is_float(sel)
+                for h, norm, sel in heads["top_heads"]
+            )
         if subspace:
             assert sorted(entry["subspace_eigvals"]) == sorted(map(str, layers))
             assert all(all(map(_is_float, values)) for values in entry["subspace_eigvals"].values())
@@ -329,15 +404,24 @@ def test_each_package_carries_a_quality_json_in_the_trainers_layout(finished_run
     for method in METHODS:
         ours = json.loads((finished_run / "results/quality" / method / "quality.json").read_text())
         quality = json.loads((finished_run / "results/readout" / method / "quality.json").read_text())
-        check_trainer_quality_layout(quality, sorted(ours["concepts"]), ours["layers"], ours["middle_layer"],
-                                     corpus, subspace=method == "subspace")
+        check_trainer_quality_layout(
+            quality,
+            sorted(ours["concepts"]),
+            ours["layers"],
+            ours["middle_layer"],
+            corpus,
+            subspace=method == "subspace",
+        )
         fear = ours["concepts"]["fear"]["layers"]["2"]
         assert quality["fear"]["per_layer"]["2"]["first_pc_variance_ratio"] == fear["first_pc_ratio"]
-        assert quality["fear"]["nearest_concepts"][0] == [fear["nearest_concepts"][0]["concept"],
-                                                          fear["nearest_concepts"][0]["cosine"]]
+        assert quality["fear"]["nearest_concepts"][0] == [
+            fear["nearest_concepts"][0]["concept"],
+            fear["nearest_concepts"][0]["cosine"],
+        ]
     best = json.loads((finished_run / "results/readout/best/readout.json").read_text())["selected_method"]
-    assert ((finished_run / "results/readout/best/quality.json").read_bytes()
-            == (finished_run / "results/readout" / best / "quality.json").read_bytes())
+    assert (finished_run / "results/readout/best/quality.json").read_bytes() == (
+        finished_run / "results/readout" / best / "quality.json"
+    ).read_bytes()
 
 
 def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished_run):
@@ -346,8 +430,9 @@ def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished
     from amygdala_readout.evaluate import choose_readout
 
     results = finished_run / "results"
-    metrics = pd.concat([pd.read_csv(results / "evaluations" / "own" / m / "metrics.tsv", sep="\t").assign(method=m)
-                         for m in METHODS])
+    metrics = pd.concat(
+        [pd.read_csv(results / "evaluations" / "own" / m / "metrics.tsv", sep="\t").assign(method=m) for m in METHODS]
+    )
     assert set(metrics.reading) == {"last_token", "all_tokens", "sentence_ends"}  # raw text: every reading
     expected, layer, means = choose_readout(metrics, tuple(METHODS))
     best = results / "readout" / "best"
@@ -360,7 +445,7 @@ def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished
     assert (best / "readout.safetensors").read_bytes() == (chosen / "readout.safetensors").read_bytes()
     for method in ("probe", "lda"):  # the methods with an intercept
         method_meta, method_tensors = read_package(results / "readout" / method)
-        assert sorted(method_meta["bias_tensors"].values()) == [f"layer_{l}.bias" for l in (1, 2, 3)]
+        assert sorted(method_meta["bias_tensors"].values()) == [f"layer_{i}.bias" for i in (1, 2, 3)]
         assert method_tensors["layer_2.bias"].shape == (4,)
     assert meta["read_at"] == "last_token" and meta["template"] is None
 
@@ -430,7 +515,8 @@ def test_deleting_a_story_reruns_its_shard_and_drops_it(edited_run):
 
 def test_adding_a_concept_reruns_one_extraction(edited_run):
     (edited_run / "corpus" / "stories" / "awe.txt").write_text(
-        "The cliff of ice fell into the fjord and the whole sea rose, and she took off her cap.\n")
+        "The cliff of ice fell into the fjord and the whole sea rose, and she took off her cap.\n"
+    )
     assert dry_run(edited_run)["extract_activations"] == 1
     run_snakemake(edited_run)
     assert "awe" in meta_concepts(edited_run / "results" / "readout" / "pooled")

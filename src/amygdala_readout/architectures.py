@@ -57,7 +57,7 @@ class ArchitectureError(UserError):
     """A model whose decoder blocks are not where any known architecture keeps them."""
 
 
-def submodule(root: "torch.nn.Module", path: str) -> "torch.nn.Module | None":
+def submodule(root: torch.nn.Module, path: str) -> torch.nn.Module | None:
     """``root.get_submodule(path)``, or None where ``root`` has no such module."""
     try:
         return root.get_submodule(path)
@@ -65,7 +65,7 @@ def submodule(root: "torch.nn.Module", path: str) -> "torch.nn.Module | None":
         return None
 
 
-def find_decoder_layers(model: "torch.nn.Module") -> "torch.nn.ModuleList":
+def find_decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList:
     from torch import nn  # here, not at the top: the workflow imports this package while parsing
 
     for path in DECODER_LAYER_PATHS:
@@ -79,7 +79,7 @@ def find_decoder_layers(model: "torch.nn.Module") -> "torch.nn.ModuleList":
     )
 
 
-def _child(block: "torch.nn.Module", paths: tuple[str, ...]) -> "torch.nn.Module | None":
+def _child(block: torch.nn.Module, paths: tuple[str, ...]) -> torch.nn.Module | None:
     """The first module on ``paths`` that has a 2-D weight, else None."""
     for path in paths:
         module = submodule(block, path)
@@ -89,16 +89,16 @@ def _child(block: "torch.nn.Module", paths: tuple[str, ...]) -> "torch.nn.Module
     return None
 
 
-def attention_output_projection(block: "torch.nn.Module") -> "torch.nn.Module | None":
+def attention_output_projection(block: torch.nn.Module) -> torch.nn.Module | None:
     """The block's attention output projection, or None when it has no recognisable one."""
     return _child(block, ATTENTION_OUTPUT_PATHS)
 
 
-def mlp_down_projection(block: "torch.nn.Module") -> "torch.nn.Module | None":
+def mlp_down_projection(block: torch.nn.Module) -> torch.nn.Module | None:
     """The block's MLP output projection, or None (MoE blocks, unknown layouts)."""
     return _child(block, MLP_DOWN_PATHS)
 
 
-def is_transposed(module: "torch.nn.Module") -> bool:
+def is_transposed(module: torch.nn.Module) -> bool:
     # GPT-2's Conv1D (and remote-code copies of it) stores weight as (in, out), nn.Linear as (out, in).
     return type(module).__name__ == "Conv1D"

@@ -25,5 +25,7 @@ def check_config(config: dict, schema_path: str | Path) -> None:
         raise ConfigError(f"{where}: {error.message}; see schemas/{Path(schema_path).name} for what each key takes")
     for i, name in enumerate(config.get("methods", [])):
         if name not in METHODS:
-            raise ConfigError(f"config.methods[{i}]: {name!r} is not a method; known: {', '.join(METHODS)} "
-                              "(registered in src/amygdala_readout/methods.py)")
+            raise ConfigError(
+                f"config.methods[{i}]: {name!r} is not a method; known: {', '.join(METHODS)} "
+                "(registered in src/amygdala_readout/methods.py)"
+            )

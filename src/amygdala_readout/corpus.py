@@ -31,8 +31,22 @@ BASELINE = "baseline"
 TEXT_COLUMNS = ["text_id", "concept", "role", "scenario", "register", "source", "shard", "n_words"]
 # A text's register is the first part of its file name (a scenario's: of its folder name); see
 # amygdala_stories/README.md. Longest first, so that `text_message_x` is not read as `text`.
-REGISTERS = ("text_message", "social_post", "second_person", "interview", "narrative", "dialogue", "review",
-             "letter", "speech", "report", "email", "diary", "chat", "poem")
+REGISTERS = (
+    "text_message",
+    "social_post",
+    "second_person",
+    "interview",
+    "narrative",
+    "dialogue",
+    "review",
+    "letter",
+    "speech",
+    "report",
+    "email",
+    "diary",
+    "chat",
+    "poem",
+)
 UNSPECIFIED = "unspecified"
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -104,8 +118,10 @@ def discover(corpus_dir: str | Path) -> tuple[list[Source], dict[str, str]]:
     real_root = root.resolve()
 
     def unreadable(err: OSError) -> None:
-        raise CorpusError(f"{err.filename}: cannot read this folder ({err.strerror}); fix its permissions "
-                          "(chmod -R u+rX) or move it out of the corpus")
+        raise CorpusError(
+            f"{err.filename}: cannot read this folder ({err.strerror}); fix its permissions "
+            "(chmod -R u+rX) or move it out of the corpus"
+        )
 
     entries: list[tuple[Path, bool]] = []
     walked: set[Path] = set()
@@ -118,8 +134,12 @@ def discover(corpus_dir: str | Path) -> tuple[list[Source], dict[str, str]]:
                 raise CorpusError(f"{path}: a link to {path.resolve()}, outside the corpus; copy it in instead")
         entries += [(here / name, True) for name in dirs] + [(here / name, False) for name in files]
         # ignored folders are listed, not walked; a link back to a folder already walked would loop
-        dirs[:] = sorted(d for d in dirs if _ignore_reason((here / d).relative_to(root).as_posix(), True) is None
-                         and (here / d).resolve() not in walked)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if _ignore_reason((here / d).relative_to(root).as_posix(), True) is None
+            and (here / d).resolve() not in walked
+        )
     sources: list[Source] = []
     ignored: dict[str, str] = {}
     for path, is_dir in sorted(set(entries)):
@@ -142,12 +162,16 @@ def discover(corpus_dir: str | Path) -> tuple[list[Source], dict[str, str]]:
             source = Source(rel, parts[1], "positive", "")
         elif parts[0] == "paired" and len(parts) == 3:
             _check_name("scenario", parts[1], path.parent)
-            source = Source(rel, "", "baseline", parts[1]) if stem == BASELINE else Source(rel, stem, "positive", parts[1])
+            source = (
+                Source(rel, "", "baseline", parts[1]) if stem == BASELINE else Source(rel, stem, "positive", parts[1])
+            )
         else:
             raise CorpusError(f"{path}: not a place for a story; use {LAYOUT}")
         if source.role == "positive":
             if source.concept == BASELINE:
-                raise CorpusError(f"{path}: 'baseline' is reserved for paired/<scenario>/baseline.txt; rename the concept")
+                raise CorpusError(
+                    f"{path}: 'baseline' is reserved for paired/<scenario>/baseline.txt; rename the concept"
+                )
             _check_name("concept", source.concept, path)
         sources.append(source)
     return sources, ignored
@@ -226,8 +250,10 @@ def parse_concept_table(raw: bytes, path: Path) -> pd.DataFrame:
             continue
         fields = line.split("\t")
         if len(fields) != len(header):
-            raise CorpusError(f"{path}:{number}: {len(fields)} fields, the header has {len(header)}; "
-                              "a tab inside a field, or one missing? use commas or spaces inside fields")
+            raise CorpusError(
+                f"{path}:{number}: {len(fields)} fields, the header has {len(header)}; "
+                "a tab inside a field, or one missing? use commas or spaces inside fields"
+            )
         rows.append(dict(zip(header, fields), line=number))
     table = pd.DataFrame(rows, columns=[*header, "line"])
     duplicated = table[table["concept"].duplicated()]
@@ -259,9 +285,7 @@ def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))}
 
 
-def near_duplicates(
-    items: list[tuple[str, str, str]], threshold: float
-) -> list[tuple[str, str, float]]:
+def near_duplicates(items: list[tuple[str, str, str]], threshold: float) -> list[tuple[str, str, float]]:
     """Pairs (path, path, jaccard) of texts whose word 5-gram sets overlap at least ``threshold``.
 
     ``items`` are (path, scenario, text). Tellings of one scenario share their events on purpose and
@@ -273,8 +297,7 @@ def near_duplicates(
     for i, grams in enumerate(sets):
         for gram in grams:
             postings.setdefault(gram, []).append(i)
-    shared = Counter(pair for members in postings.values() if len(members) > 1
-                     for pair in combinations(members, 2))
+    shared = Counter(pair for members in postings.values() if len(members) > 1 for pair in combinations(members, 2))
     pairs = []
     for (i, j), common in sorted(shared.items()):
         (p1, s1, _), (p2, s2, _) = items[i], items[j]
@@ -323,9 +346,13 @@ def unread_warnings(found: Scan) -> list[str]:
     messages = []
     for rel, reason in found.ignored.items():
         if reason == "not a .txt file":
-            messages.append(f"{found.root / rel}: not read, only .txt files are stories; rename it to .txt if it is one")
+            messages.append(
+                f"{found.root / rel}: not read, only .txt files are stories; rename it to .txt if it is one"
+            )
         elif reason.startswith("outside") and rel.endswith("/"):
-            messages.append(f"{found.root / rel}: a folder outside stories/ and paired/, not read; move its stories there")
+            messages.append(
+                f"{found.root / rel}: a folder outside stories/ and paired/, not read; move its stories there"
+            )
     return messages
 
 
@@ -376,9 +403,18 @@ def label_texts(found: Scan, *, n_shards: int, min_positives: int = 1) -> Valida
             warnings.append(f"{path}: the same text as {root / other.path}; it is used once")
             continue
         first_source[tid] = source
-        rows.append({"text_id": tid, "concept": source.concept, "role": source.role, "scenario": source.scenario,
-                     "register": register_of(source), "source": source.path,
-                     "shard": shard_of(source.path, n_shards), "n_words": 0})
+        rows.append(
+            {
+                "text_id": tid,
+                "concept": source.concept,
+                "role": source.role,
+                "scenario": source.scenario,
+                "register": register_of(source),
+                "source": source.path,
+                "shard": shard_of(source.path, n_shards),
+                "n_words": 0,
+            }
+        )
     texts = pd.DataFrame(rows, columns=TEXT_COLUMNS)
     counts = texts[texts.role == "positive"].groupby("concept").size()
     concepts = pd.DataFrame({"concept": counts.index, "n_positives": counts.values})
@@ -413,8 +449,9 @@ def validate(
     table = found.concept_table
     forbidden = {}
     if table is not None:
-        forbidden = {row.concept: [w.strip().lower() for w in row.words.split(",") if w.strip()]
-                     for row in table.itertuples()}
+        forbidden = {
+            row.concept: [w.strip().lower() for w in row.words.split(",") if w.strip()] for row in table.itertuples()
+        }
     bodies = {row.text_id: found.texts[row.source] for row in texts.itertuples()}
     texts["n_words"] = [len(words_of(bodies[tid])) for tid in texts.text_id]
     for row in texts.itertuples():
@@ -456,10 +493,14 @@ def validate(
     positives = texts[texts.role == "positive"]
     registers = positives.groupby(["concept", "register"]).size().rename("n_texts").reset_index()
     for row in concepts.itertuples():
-        n_registers = positives[(positives.concept == row.concept) & (positives.register != UNSPECIFIED)].register.nunique()
+        n_registers = positives[
+            (positives.concept == row.concept) & (positives.register != UNSPECIFIED)
+        ].register.nunique()
         if row.n_positives < thin_texts or n_registers < thin_registers:
-            warn(f"concept {row.concept!r}: thin, {row.n_positives} text(s) in {n_registers} register(s), under "
-                 f"{thin_texts} in {thin_registers}; write more, in other registers (amygdala_stories/README.md)")
+            warn(
+                f"concept {row.concept!r}: thin, {row.n_positives} text(s) in {n_registers} register(s), under "
+                f"{thin_texts} in {thin_registers}; write more, in other registers (amygdala_stories/README.md)"
+            )
     result.registers = registers
     result.digest = found.digest()
     return result

@@ -55,10 +55,15 @@ def heldout_predictions(
         if not fitted:
             continue
         result = fit(
-            method, last_token[train], train_labels, fitted,
+            method,
+            last_token[train],
+            train_labels,
+            fitted,
             bases=None if bases is None else [bases[i] for i in train],
             scenarios=None if scenarios is None else [scenarios[i] for i in train],
-            groups=[groups[i] for i in train], directions_only=True, **(settings or {}),
+            groups=[groups[i] for i in train],
+            directions_only=True,
+            **(settings or {}),
         )
         positives = [t for t in test if labels_arr[t]]  # baselines tell no concept
         scored = [t for t in positives if labels_arr[t] in fitted]
@@ -71,11 +76,19 @@ def heldout_predictions(
             ("centred", score(held_out, result.directions, last_token[train].mean(axis=0), result.bias)),
             ("raw", score(held_out, result.directions)),
         ):
-            tables.append(pd.DataFrame({
-                "fold": fold, "text": scored, "concept": labels_arr[scored], "scoring": scoring,
-                "predicted": np.asarray(fitted, dtype=object)[np.argmax(scores, axis=1)],
-                "rank": true_ranks(scores, truth), "n_candidates": len(fitted),
-            }))
+            tables.append(
+                pd.DataFrame(
+                    {
+                        "fold": fold,
+                        "text": scored,
+                        "concept": labels_arr[scored],
+                        "scoring": scoring,
+                        "predicted": np.asarray(fitted, dtype=object)[np.argmax(scores, axis=1)],
+                        "rank": true_ranks(scores, truth),
+                        "n_candidates": len(fitted),
+                    }
+                )
+            )
     columns = ["fold", "text", "concept", "scoring", "predicted", "rank", "n_candidates"]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
     table.attrs["n_unscorable"] = unscorable
@@ -86,8 +99,14 @@ def accuracy_summary(predictions: pd.DataFrame) -> dict[str, float | int]:
     """top-1 and top-5 accuracy, their chance levels, and counts, of one scoring's predictions."""
     n = len(predictions)
     if n == 0:
-        return {"top1": float("nan"), "top5": float("nan"), "chance_top1": float("nan"),
-                "chance_top5": float("nan"), "n_scored": 0, "n_unscorable": predictions.attrs.get("n_unscorable", 0)}
+        return {
+            "top1": float("nan"),
+            "top5": float("nan"),
+            "chance_top1": float("nan"),
+            "chance_top5": float("nan"),
+            "n_scored": 0,
+            "n_unscorable": predictions.attrs.get("n_unscorable", 0),
+        }
     return {
         "top1": top_k(predictions["rank"], 1),
         "top5": top_k(predictions["rank"], 5),
@@ -122,8 +141,14 @@ def heldout_tables(method: str, predictions: dict[int, pd.DataFrame]) -> Heldout
     for layer, table in predictions.items():
         for scoring in ("centred", "raw"):
             summary = accuracy_summary(table[table.scoring == scoring])
-            rows.append({"method": method, "layer": layer, "scoring": scoring,
-                         **{k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}})
+            rows.append(
+                {
+                    "method": method,
+                    "layer": layer,
+                    "scoring": scoring,
+                    **{k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()},
+                }
+            )
         confusions[layer] = confusion(table[table.scoring == "centred"])
     accuracy = pd.DataFrame(rows)
     centred = accuracy[accuracy.scoring == "centred"].reset_index(drop=True)

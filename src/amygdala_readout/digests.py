@@ -29,7 +29,7 @@ def _imported_modules(source: str, current: str | None, library: Path) -> set[st
             elif node.module == PACKAGE:
                 base = ""
             elif (node.module or "").startswith(PACKAGE + "."):
-                base = node.module[len(PACKAGE) + 1:]
+                base = node.module[len(PACKAGE) + 1 :]
             else:
                 continue
             names = [base] if base else [alias.name for alias in node.names]
@@ -38,7 +38,7 @@ def _imported_modules(source: str, current: str | None, library: Path) -> set[st
             continue
         for name in names:
             if name.startswith(PACKAGE + "."):
-                module = name[len(PACKAGE) + 1:].split(".")[0]
+                module = name[len(PACKAGE) + 1 :].split(".")[0]
                 if (library / f"{module}.py").is_file():
                     found.add(module)
     found.discard(current)

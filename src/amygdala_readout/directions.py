@@ -26,8 +26,9 @@ def pooled(activations: np.ndarray, labels: list[str], concepts: list[str]) -> n
     return unit_rows(pos_sum / counts - neg_mean)
 
 
-def paired_centered(activations: np.ndarray, labels: list[str], concepts: list[str],
-                    scenarios: list[str]) -> np.ndarray:
+def paired_centered(
+    activations: np.ndarray, labels: list[str], concepts: list[str], scenarios: list[str]
+) -> np.ndarray:
     """Context-agnostic directions (after Wang et al. 2025, "Do LLMs feel? Emotion circuits discovery
     and control", arXiv 2510.11328): the pooled difference of means, after each text is centred on the
     mean of the texts that share its context.
@@ -52,8 +53,9 @@ def paired_centered(activations: np.ndarray, labels: list[str], concepts: list[s
     Returns (n_concepts, hidden) unit rows.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    scenarios = per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)",
-                          "paired_centered")
+    scenarios = per_text(
+        scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)", "paired_centered"
+    )
     centred = np.empty_like(acts)
     for scenario in set(scenarios):  # "" = the unpaired stories, centred on their own mean
         rows = scenarios == scenario
@@ -61,8 +63,7 @@ def paired_centered(activations: np.ndarray, labels: list[str], concepts: list[s
     return pooled(centred, labels, concepts)
 
 
-def matched_negatives(activations: np.ndarray, labels: list[str], concept: str,
-                      scenarios: list[str]) -> np.ndarray:
+def matched_negatives(activations: np.ndarray, labels: list[str], concept: str, scenarios: list[str]) -> np.ndarray:
     """(n_positives, hidden): the matched negative of each positive of ``concept``, in text order.
 
     - a framing in paired scenario s: the mean of s's baselines (texts of s labelled ""); if s has no
@@ -113,8 +114,7 @@ def pca(activations: np.ndarray, labels: list[str], concepts: list[str], scenari
     nothing at all. So the differences are not centred here. Float64; (n_concepts, hidden) unit rows.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    scenarios = per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)",
-                          "pca")
+    scenarios = per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)", "pca")
     masks = checked_masks(labels, concepts)
     rows = []
     for concept, mask in zip(concepts, masks):
@@ -164,8 +164,9 @@ PROBE_FOLDS = 5
 
 def _logistic(c: float, warm_start: bool = False) -> LogisticRegression:
     # L2 (l1_ratio=0); newton-cg converges in a few steps on these small problems, and tightly
-    return LogisticRegression(C=c, l1_ratio=0.0, class_weight="balanced", solver="newton-cg", tol=1e-8,
-                              max_iter=1000, warm_start=warm_start)
+    return LogisticRegression(
+        C=c, l1_ratio=0.0, class_weight="balanced", solver="newton-cg", tol=1e-8, max_iter=1000, warm_start=warm_start
+    )
 
 
 def _quick_sklearn():
@@ -190,8 +191,14 @@ def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
 
 
-def probe_c_scores(activations: np.ndarray, labels: list[str], concepts: list[str], groups: list[str],
-                   c_grid=PROBE_C_GRID, n_folds: int = PROBE_FOLDS) -> np.ndarray:
+def probe_c_scores(
+    activations: np.ndarray,
+    labels: list[str],
+    concepts: list[str],
+    groups: list[str],
+    c_grid=PROBE_C_GRID,
+    n_folds: int = PROBE_FOLDS,
+) -> np.ndarray:
     """Held-out ROC AUC of the probe for each C of ``c_grid`` (nan where nothing could be measured).
 
     Grouped cross-validation (``GroupKFold`` over ``groups``, at most ``n_folds`` folds, as in
@@ -240,8 +247,15 @@ def choose_c(scores: np.ndarray, c_grid=PROBE_C_GRID) -> float:
     return float(c_grid[scores >= best - 1e-9].min())
 
 
-def probe(activations: np.ndarray, labels: list[str], concepts: list[str], groups: list[str], *,
-          c_grid=PROBE_C_GRID, n_folds: int = PROBE_FOLDS) -> tuple[np.ndarray, np.ndarray, float]:
+def probe(
+    activations: np.ndarray,
+    labels: list[str],
+    concepts: list[str],
+    groups: list[str],
+    *,
+    c_grid=PROBE_C_GRID,
+    n_folds: int = PROBE_FOLDS,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """One-vs-rest L2 logistic regression per concept on standardised activations.
 
     Per concept c: positives = texts labelled c (y = 1), negatives = every other text (y = 0);

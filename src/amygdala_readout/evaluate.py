@@ -66,8 +66,9 @@ def _decode(path: Path) -> str:
         ) from None
     if "\0" in text:  # UTF-16 without a byte order mark is valid UTF-8, with a NUL in every other byte
         nul = data.index(b"\0")
-        raise EvaluationError(f"{path}:{_line_at(data, nul)}: a NUL byte (byte {nul}); UTF-16 text? "
-                              "save the file as UTF-8")
+        raise EvaluationError(
+            f"{path}:{_line_at(data, nul)}: a NUL byte (byte {nul}); UTF-16 text? save the file as UTF-8"
+        )
     return text
 
 
@@ -100,8 +101,9 @@ def _json_object(path: Path, line: int, raw: str, columns: list[str]) -> dict:
     try:
         value = json.loads(raw, parse_constant=_reject_constant)  # NaN would become the label "nan"
     except json.JSONDecodeError as error:
-        raise EvaluationError(f"{path}:{line}: not valid JSON ({error.msg} at column {error.colno}); "
-                              "fix that line or delete it") from None
+        raise EvaluationError(
+            f"{path}:{line}: not valid JSON ({error.msg} at column {error.colno}); fix that line or delete it"
+        ) from None
     except ValueError as error:
         raise EvaluationError(f"{path}:{line}: not valid JSON ({error}); fix that line or delete it") from None
     if not isinstance(value, dict):
@@ -149,17 +151,19 @@ def _csv_records(path: Path, text: str, delimiter: str) -> list[tuple[int, int, 
                 records.append((start, reader.line_num, fields))
             start = reader.line_num + 1
     except csv.Error as error:
-        raise EvaluationError(f"{path}:{reader.line_num}: not valid {path.suffix[1:].upper()} ({error}); "
-                              "fix that line") from None
+        raise EvaluationError(
+            f"{path}:{reader.line_num}: not valid {path.suffix[1:].upper()} ({error}); fix that line"
+        ) from None
     if records and _quote_left_open(text, records[-1][0], delimiter):
-        raise EvaluationError(f'{path}:{records[-1][0]}: a double quote (") opened here is never closed; '
-                              "close it, or remove it")
+        raise EvaluationError(
+            f'{path}:{records[-1][0]}: a double quote (") opened here is never closed; close it, or remove it'
+        )
     return records
 
 
 def _quote_left_open(text: str, start: int, delimiter: str) -> bool:
     """Whether the last record runs to the end of the file inside quotes: the csv module accepts that."""
-    tail = "".join(io.StringIO(text, newline="").readlines()[start - 1:])
+    tail = "".join(io.StringIO(text, newline="").readlines()[start - 1 :])
     try:
         list(csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as error:
@@ -194,11 +198,15 @@ def _check_row(path: Path, line: int, row: dict, columns: list[str]) -> None:
         if value is None:
             raise EvaluationError(f'{path}:{line}: "{column}" is null; give the {what} or drop the row')
         if i == 0 and not isinstance(value, str):
-            raise EvaluationError(f'{path}:{line}: "{column}" is {_json_kind(value)}; text must be a string: '
-                                  "put it in quotes or drop the row")
+            raise EvaluationError(
+                f'{path}:{line}: "{column}" is {_json_kind(value)}; text must be a string: '
+                "put it in quotes or drop the row"
+            )
         if isinstance(value, (bool, list, dict)):
-            raise EvaluationError(f'{path}:{line}: "{column}" is {_json_kind(value)}; '
-                                  "a label must be a string or number: fix it or drop the row")
+            raise EvaluationError(
+                f'{path}:{line}: "{column}" is {_json_kind(value)}; '
+                "a label must be a string or number: fix it or drop the row"
+            )
 
 
 def _check_not_empty(path: Path, rows: list[dict], lines: list[int], columns: list[str]) -> None:
@@ -206,8 +214,9 @@ def _check_not_empty(path: Path, rows: list[dict], lines: list[int], columns: li
         empty = [line for row, line in zip(rows, lines) if not str(row[column]).strip()]
         if empty:
             what = "text(s)" if i == 0 else f'"{column}" value(s)'
-            raise EvaluationError(f"{path}: {len(empty)} empty {what} ({_lines(empty)}); "
-                                  "fill them in or remove those rows")
+            raise EvaluationError(
+                f"{path}: {len(empty)} empty {what} ({_lines(empty)}); fill them in or remove those rows"
+            )
 
 
 def _lines(numbers: list[int]) -> str:
@@ -216,8 +225,9 @@ def _lines(numbers: list[int]) -> str:
     return f"line{'s' if len(numbers) > 1 else ''} {shown}"
 
 
-def read_labelled(path: str | Path, text_column: str, label_column: str, label_map: dict[str, str],
-                  concepts: list[str]) -> tuple[list[str], list[str]]:
+def read_labelled(
+    path: str | Path, text_column: str, label_column: str, label_map: dict[str, str], concepts: list[str]
+) -> tuple[list[str], list[str]]:
     """Texts and their concept labels; labels go through ``label_map`` and must all be concepts."""
     table, lines = _read_checked(Path(path), [text_column, label_column])
     labels = [label_map.get(str(label), str(label)) for label in table[label_column]]
@@ -256,27 +266,29 @@ class EvaluationTables(NamedTuple):
     confusions: dict[tuple[str, int, str], pd.DataFrame]
 
 
-def evaluation_tables(scores: dict[tuple[str, int, str], np.ndarray], labels: list[str],
-                      concepts: list[str]) -> EvaluationTables:
+def evaluation_tables(
+    scores: dict[tuple[str, int, str], np.ndarray], labels: list[str], concepts: list[str]
+) -> EvaluationTables:
     """The tables of one package on one labelled set, from its scores (n_texts, n_concepts) by
     (reading, layer, scoring)."""
     metrics, recall, long, confusions = [], [], [], {}
     for (reading, layer, scoring), matrix in scores.items():
         result = accuracy(matrix, labels, concepts)
         key = {"reading": reading, "layer": layer, "scoring": scoring}
-        metrics.append({**key, "n": result["n"], **{m: round(result[m], 4) for m in
-                                                    ("top1", "top3", "balanced", "chance_top1")}})
+        metrics.append(
+            {**key, "n": result["n"], **{m: round(result[m], 4) for m in ("top1", "top3", "balanced", "chance_top1")}}
+        )
         recall += [{**key, "label": label, "recall": round(r, 4)} for label, r in result["recall"].items()]
         counts = result["confusion"]
-        long.append(counts.stack().rename("count").reset_index()
-                    .rename(columns={"concept": "true"}).assign(**key))
+        long.append(counts.stack().rename("count").reset_index().rename(columns={"concept": "true"}).assign(**key))
         confusions[(reading, layer, scoring)] = counts
     confusion = pd.concat(long)[["reading", "layer", "scoring", "true", "predicted", "count"]]
     return EvaluationTables(pd.DataFrame(metrics), pd.DataFrame(recall), confusion, confusions)
 
 
-def choose_readout(metrics: pd.DataFrame, simplest_first: tuple[str, ...],
-                   reading: str = "last_token") -> tuple[str, int, dict[str, float]]:
+def choose_readout(
+    metrics: pd.DataFrame, simplest_first: tuple[str, ...], reading: str = "last_token"
+) -> tuple[str, int, dict[str, float]]:
     """The method and layer that read the evaluation sets best: ``metrics`` holds the rows of every
     set's metrics.tsv with a ``method`` column; per method and layer, the mean over the sets of the
     balanced accuracy (centred scores, what a server computes, with the evaluation texts read as

@@ -48,7 +48,10 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int, names: Sequence[s
         if len(ids) > max_length:
             log.warning(
                 "%s: %d tokens, over max_length=%d; the first %d tokens are dropped so the end is read",
-                name, len(ids), max_length, len(ids) - max_length,
+                name,
+                len(ids),
+                max_length,
+                len(ids) - max_length,
             )
             keep_bos = bos is not None and ids[0] == bos
             ids = ([bos] if keep_bos else []) + ids[len(ids) - max_length + keep_bos :]
@@ -221,11 +224,13 @@ def extract(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
     window = context_window(model.config)
     if window is not None and max_length > window:
-        log.info("max_length=%d is over the model's context of %d positions; texts are cut to %d", max_length,
-                 window, window)
+        log.info(
+            "max_length=%d is over the model's context of %d positions; texts are cut to %d", max_length, window, window
+        )
         max_length = window
     token_ids = tokenize(tokenizer, [apply_template(template, t) for t in texts], max_length, names)
     hidden = model.config.get_text_config().hidden_size
+
     def empty():
         return {layer: torch.empty((len(texts), hidden), dtype=torch.float32) for layer in layers}
 
@@ -260,7 +265,8 @@ def extract(
                 first = batch[int((~finite).nonzero()[0])]
                 raise ExtractionError(
                     f"{names[first]}: non-finite activations after block {layer} in {states.dtype} (the "
-                    "model's activations overflow it); set `dtype: float32` (or bfloat16) in config.yaml")
+                    "model's activations overflow it); set `dtype: float32` (or bfloat16) in config.yaml"
+                )
             for name, mean in zip(MEANS, means):
                 getattr(result, name)[layer][batch] = mean
             if keep_subspace:
@@ -273,16 +279,25 @@ def extract(
             result.head_inputs[layer][batch] = head_states[rows, last].float().cpu()
 
         _forward_capturing(
-            model, layers, on_block, on_attention if heads else None,
-            input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+            model,
+            layers,
+            on_block,
+            on_attention if heads else None,
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
         )
     seconds = time.perf_counter() - start
     n_tokens = sum(len(t) for t in token_ids)
-    log.info("%d texts, %d tokens in %.1f s: %.0f tokens/s", len(texts), n_tokens, seconds, n_tokens / max(seconds, 1e-9))
+    log.info(
+        "%d texts, %d tokens in %.1f s: %.0f tokens/s", len(texts), n_tokens, seconds, n_tokens / max(seconds, 1e-9)
+    )
     return result
 
 
-def last_token_activations(model, tokenizer, texts: Sequence[str], layers: Sequence[int], **options) -> dict[int, torch.Tensor]:
+def last_token_activations(
+    model, tokenizer, texts: Sequence[str], layers: Sequence[int], **options
+) -> dict[int, torch.Tensor]:
     """Residual stream after each block in ``layers`` at each text's last token: {layer: (n, hidden)}."""
     return extract(model, tokenizer, texts, layers, **options).last_token
 
@@ -304,10 +319,22 @@ def token_activations(model, tokenizer, text: str, layers: Sequence[int], *, max
     return ids, captured
 
 
-def extract_to_file(texts: Sequence[str], text_ids: Sequence[str], names: Sequence[str], model_info: dict,
-                    layers: Sequence[int], out_path, *, device: str, dtype: str, threads: int,
-                    trust_remote_code: bool, heads: bool = False, subspace_k: int | None | bool = False,
-                    **options) -> None:
+def extract_to_file(
+    texts: Sequence[str],
+    text_ids: Sequence[str],
+    names: Sequence[str],
+    model_info: dict,
+    layers: Sequence[int],
+    out_path,
+    *,
+    device: str,
+    dtype: str,
+    threads: int,
+    trust_remote_code: bool,
+    heads: bool = False,
+    subspace_k: int | None | bool = False,
+    **options,
+) -> None:
     """Load the prepared model, read ``texts`` once (see ``extract``), save one activation file."""
     from . import model_io
     from .store import save_shard
@@ -317,11 +344,23 @@ def extract_to_file(texts: Sequence[str], text_ids: Sequence[str], names: Sequen
         torch.set_num_threads(threads)
         torch_device = model_io.resolve_device(device)
         model, tokenizer = model_io.load(
-            model_info["load_path"], torch_device, model_io.resolve_dtype(dtype, torch_device), trust_remote_code,
+            model_info["load_path"],
+            torch_device,
+            model_io.resolve_dtype(dtype, torch_device),
+            trust_remote_code,
             n_blocks=max(layers) + 1,
         )
-        log.info("%d texts on %s (%s, %s attention) with %d thread(s), blocks 0-%d loaded, layers %s", len(texts),
-                 torch_device, model.dtype, model.config._attn_implementation, threads, max(layers), list(layers))
-        acts = extract(model, tokenizer, texts, layers, names=names, heads=heads, subspace_k=subspace_k,
-                       progress=True, **options)
+        log.info(
+            "%d texts on %s (%s, %s attention) with %d thread(s), blocks 0-%d loaded, layers %s",
+            len(texts),
+            torch_device,
+            model.dtype,
+            model.config._attn_implementation,
+            threads,
+            max(layers),
+            list(layers),
+        )
+        acts = extract(
+            model, tokenizer, texts, layers, names=names, heads=heads, subspace_k=subspace_k, progress=True, **options
+        )
     save_shard(out_path, text_ids, acts)

@@ -99,6 +99,7 @@ TOKEN_SUBSPACE_SETTINGS = ("subspace_k",)
 def settings_of_other_methods(name: str) -> set[str]:
     """Config keys that only methods other than ``name`` read (their ``settings``, and the token
     subspaces' unless ``name`` reads those): changing one changes nothing of ``name``'s."""
+
     def read_by(m: Method) -> set[str]:
         return set(m.settings) | (set(TOKEN_SUBSPACE_SETTINGS) if m.token_subspaces else set())
 
@@ -106,6 +107,7 @@ def settings_of_other_methods(name: str) -> set[str]:
 
 
 # Registered simplest first (fewest assumptions and parameters): a tie in accuracy goes to the earlier.
+
 
 @method("pooled")
 def _pooled(t: TrainingSet) -> Fitted:
@@ -141,8 +143,9 @@ def _subspace(t: TrainingSet) -> Fitted:
     from .subspace import subspace
 
     # only the eigenpairs the directions use when no one reads the spectra
-    directions, eigenvalues = subspace(t.activations, t.bases, t.labels, t.concepts, eigen_k=t.eigen_k,
-                                       n_eigenvalues=1 if t.directions_only else None)
+    directions, eigenvalues = subspace(
+        t.activations, t.bases, t.labels, t.concepts, eigen_k=t.eigen_k, n_eigenvalues=1 if t.directions_only else None
+    )
     return Fitted(directions, eigenvalues=eigenvalues)
 
 

@@ -34,6 +34,11 @@ def label_accuracy(scores: np.ndarray, truth: list[str], names: list[str], k: in
     table = confusion_table(truth, predicted, names)
     present = table.sum(axis=1) > 0
     recall = (np.diag(table) / np.maximum(table.sum(axis=1), 1))[present]
-    return {"n": len(truth), "top1": top_k(ranks, 1), f"top{k}": top_k(ranks, k),
-            "balanced": float(balanced_accuracy_score(truth, predicted)),
-            "recall": {name: float(r) for name, r in recall.items()}, "confusion": table}
+    return {
+        "n": len(truth),
+        "top1": top_k(ranks, 1),
+        f"top{k}": top_k(ranks, k),
+        "balanced": float(balanced_accuracy_score(truth, predicted)),
+        "recall": {name: float(r) for name, r in recall.items()},
+        "confusion": table,
+    }

@@ -130,7 +130,7 @@ def _dequantize_gguf(gguf_path: Path, out_dir: Path, trust_remote_code: bool) ->
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("de-quantizing %s into %s (once)", gguf_path, out_dir)
-    where = dict(gguf_file=gguf_path.name, trust_remote_code=trust_remote_code)
+    where = {"gguf_file": gguf_path.name, "trust_remote_code": trust_remote_code}
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), **where)
     model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), dtype=torch.float32, **where)
     # transformers de-quantizes GGUF on load but keeps the quantizer, which refuses to save; the
@@ -199,7 +199,9 @@ def check_architecture(config, layers: list | None, trust_remote_code: bool = Fa
     return num_layers
 
 
-def prepare(spec: str, work_dir: str | Path, layers: list | None = None, trust_remote_code: bool = False) -> PreparedModel:
+def prepare(
+    spec: str, work_dir: str | Path, layers: list | None = None, trust_remote_code: bool = False
+) -> PreparedModel:
     """Make ``spec`` loadable from a local folder, de-quantizing GGUF into ``work_dir`` once.
 
     The config, the block list and ``layers`` are checked before any weights are read or downloaded.
@@ -253,22 +255,28 @@ def check_usable(load_path: str | Path, trust_remote_code: bool = False) -> None
     try:
         tokenizer = AutoTokenizer.from_pretrained(load_path, trust_remote_code=trust_remote_code)
     except Exception as err:  # transformers raises OSError, ValueError, TypeError... for missing files
-        raise ModelError(f"{load_path}: the tokenizer does not load ({_first_line(err)}); put the model's tokenizer "
-                         "files (tokenizer.json or tokenizer.model, tokenizer_config.json) beside its weights") from None
+        raise ModelError(
+            f"{load_path}: the tokenizer does not load ({_first_line(err)}); put the model's tokenizer "
+            "files (tokenizer.json or tokenizer.model, tokenizer_config.json) beside its weights"
+        ) from None
     for path in sorted(Path(load_path).glob("*.safetensors")):
         try:
             with safe_open(str(path), framework="pt") as handle:
                 handle.keys()
         except (SafetensorError, OSError) as err:
-            raise ModelError(f"{path}: weight file cannot be read ({_first_line(err)}); it is truncated or "
-                             "corrupt: download or save the model again") from None
+            raise ModelError(
+                f"{path}: weight file cannot be read ({_first_line(err)}); it is truncated or "
+                "corrupt: download or save the model again"
+            ) from None
     model, tokenizer = load(load_path, torch.device("cpu"), torch.float32, trust_remote_code, n_blocks=1)
     ids = tokenizer("a", return_tensors="pt").input_ids[:, -2:]
     with torch.inference_mode():
         logits = model(input_ids=ids, use_cache=False).logits
     if not torch.isfinite(logits).all():
-        raise ModelError(f"{load_path}: a one-token forward pass gives non-finite values; the weights are broken: "
-                         "download or save the model again")
+        raise ModelError(
+            f"{load_path}: a one-token forward pass gives non-finite values; the weights are broken: "
+            "download or save the model again"
+        )
 
 
 def _first_line(err: Exception) -> str:
@@ -334,8 +342,13 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
 
 
-def load(load_path: str | Path, device: torch.device, dtype: torch.dtype, trust_remote_code: bool = False,
-         n_blocks: int | None = None):
+def load(
+    load_path: str | Path,
+    device: torch.device,
+    dtype: torch.dtype,
+    trust_remote_code: bool = False,
+    n_blocks: int | None = None,
+):
     """Load the prepared model (eval mode, on ``device``) and its tokenizer; safetensors or
     ``weights_only`` loading only (transformers' default), never arbitrary pickles.
 
@@ -363,8 +376,10 @@ def load(load_path: str | Path, device: torch.device, dtype: torch.dtype, trust_
     finally:
         report.removeFilter(quiet)
     if info["missing_keys"]:  # they would be left randomly initialised
-        raise ModelError(f"{load_path}: weights missing from the checkpoint: {sorted(info['missing_keys'])[:5]}; "
-                         "rerun with `--forcerun prepare_model`")
+        raise ModelError(
+            f"{load_path}: weights missing from the checkpoint: {sorted(info['missing_keys'])[:5]}; "
+            "rerun with `--forcerun prepare_model`"
+        )
     model.to(device).eval()
     return model, tokenizer
 

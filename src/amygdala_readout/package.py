@@ -4,7 +4,8 @@ Contract (kept exact; extra keys and tensors may be added, none may change):
 - ``readout.safetensors``: ``layer_<idx>.vectors``, float16, (n_concepts, hidden_size), unit rows;
 - ``readout.json``: {"concepts", "layers", "hidden_size", "dtype": "float16"}.
 Extras: ``layer_<idx>.center`` (float32, hidden_size), the mean activation of the texts the directions
-were fitted on at that layer (always written; the reference reader requires it); ``layer_<idx>.bias`` (float32, n_concepts) for methods with an intercept (``probe``). Readers
+were fitted on at that layer (always written; the reference reader requires it);
+``layer_<idx>.bias`` (float32, n_concepts) for methods with an intercept (``lda``, ``probe``). Readers
 score a token's residual h as (h - center) . v (+ bias, when the package has one).
 """
 
@@ -54,8 +55,9 @@ def write_package(
         "dtype": "float16",
         "center_tensors": {str(layer): f"layer_{layer}.center" for layer in layers},
         "center_dtype": "float32",
-        "scoring": "(h - center) . v" + (" + bias" if biases else "")
-                   + ", with h the residual stream after block <layer> at the token read",
+        "scoring": "(h - center) . v"
+        + (" + bias" if biases else "")
+        + ", with h the residual stream after block <layer> at the token read",
         **({"bias_tensors": {str(layer): f"layer_{layer}.bias" for layer in layers}} if biases else {}),
         **extra,
     }
@@ -78,12 +80,16 @@ def provenance(method: str, model_info: dict, layer_info: dict, validation: dict
         # a reader wraps its text in this template (its {text} replaced) and reads the last token
         "template": config["template"],
         "layer_depth_percent": layer_info["depth_percent"],
-        "model": {k: model_info[k] for k in ("spec", "kind", "load_path", "model_type", "num_layers", "hidden_size",
-                                              "fingerprint", "files")},
+        "model": {
+            k: model_info[k]
+            for k in ("spec", "kind", "load_path", "model_type", "num_layers", "hidden_size", "fingerprint", "files")
+        },
         "corpus": {k: validation[k] for k in ("corpus_fingerprint", "n_texts", "n_concepts", "n_baselines")},
         "config": config,
-        "versions": {"amygdala_readout": __version__,
-                     **{p: version(p) for p in ("torch", "transformers", "safetensors")}},
+        "versions": {
+            "amygdala_readout": __version__,
+            **{p: version(p) for p in ("torch", "transformers", "safetensors")},
+        },
     }
 
 
@@ -98,8 +104,9 @@ def read_package(package_dir: str | Path) -> tuple[dict, dict[str, torch.Tensor]
     """
     package_dir = Path(package_dir)
     if not package_dir.is_dir():
-        raise PackageError(f"{package_dir}: no such package folder; give the folder that holds readout.json "
-                           "and readout.safetensors")
+        raise PackageError(
+            f"{package_dir}: no such package folder; give the folder that holds readout.json and readout.safetensors"
+        )
     meta_path, tensors_path = package_dir / "readout.json", package_dir / "readout.safetensors"
     meta = _read_meta(meta_path)
     _check_meta(meta, meta_path)
@@ -136,7 +143,7 @@ def _check_meta(meta: dict, path: Path) -> None:
     concepts, layers, hidden = meta["concepts"], meta["layers"], meta["hidden_size"]
     if not (isinstance(concepts, list) and concepts and all(isinstance(c, str) for c in concepts)):
         raise PackageError(f"{path}: 'concepts' must be a non-empty list of names; {REBUILD}")
-    if not (isinstance(layers, list) and layers and all(_is_int(l) and l >= 0 for l in layers)):
+    if not (isinstance(layers, list) and layers and all(_is_int(i) and i >= 0 for i in layers)):
         raise PackageError(f"{path}: 'layers' must be a non-empty list of block indices; {REBUILD}")
     if not (_is_int(hidden) and hidden > 0):
         raise PackageError(f"{path}: 'hidden_size' must be a positive integer, not {hidden!r}; {REBUILD}")
@@ -168,18 +175,21 @@ def _check_vectors(vectors: torch.Tensor | None, layer: int, shape: tuple, path:
         )
     norms = vectors.float().norm(dim=1)
     if not torch.allclose(norms, torch.ones_like(norms), atol=2e-3):  # NaN rows fail here too
-        raise PackageError(f"{path}: layer_{layer}.vectors rows are not unit-norm "
-                           f"(norms {norms.min():.4f}..{norms.max():.4f}); {REBUILD}")
+        raise PackageError(
+            f"{path}: layer_{layer}.vectors rows are not unit-norm "
+            f"(norms {norms.min():.4f}..{norms.max():.4f}); {REBUILD}"
+        )
 
 
 def _check_center(center: torch.Tensor | None, layer: int, hidden: int, path: Path) -> None:
     """Readers score (h - center) . v, so a package without its centres cannot be read."""
     if center is None:
-        raise PackageError(f"{path} lacks layer_{layer}.center (the mean activation scores are centred on); "
-                           f"{REBUILD}")
+        raise PackageError(f"{path} lacks layer_{layer}.center (the mean activation scores are centred on); {REBUILD}")
     if tuple(center.shape) != (hidden,) or not center.is_floating_point() or not center.isfinite().all():
-        raise PackageError(f"{path}: layer_{layer}.center is {center.dtype} {tuple(center.shape)}, expected "
-                           f"finite floats ({hidden},); {REBUILD}")
+        raise PackageError(
+            f"{path}: layer_{layer}.center is {center.dtype} {tuple(center.shape)}, expected "
+            f"finite floats ({hidden},); {REBUILD}"
+        )
 
 
 def _check_bias(bias: torch.Tensor | None, layer: int, meta: dict, path: Path) -> None:
@@ -189,8 +199,10 @@ def _check_bias(bias: torch.Tensor | None, layer: int, meta: dict, path: Path) -
             raise PackageError(f"{path} lacks layer_{layer}.bias, which readout.json lists; {REBUILD}")
         return
     if tuple(bias.shape) != (len(meta["concepts"]),) or not bias.is_floating_point():
-        raise PackageError(f"{path}: layer_{layer}.bias is {bias.dtype} {tuple(bias.shape)}, expected floats "
-                           f"({len(meta['concepts'])},); {REBUILD}")
+        raise PackageError(
+            f"{path}: layer_{layer}.bias is {bias.dtype} {tuple(bias.shape)}, expected floats "
+            f"({len(meta['concepts'])},); {REBUILD}"
+        )
 
 
 def score(hidden, vectors, center=None, bias=None):
@@ -217,5 +229,9 @@ class Readout:
         if not centred:
             return score(hidden.float(), vectors)
         bias = self.tensors.get(f"layer_{layer}.bias")
-        return score(hidden.float(), vectors, self.tensors[f"layer_{layer}.center"].float(),
-                     None if bias is None else bias.float())
+        return score(
+            hidden.float(),
+            vectors,
+            self.tensors[f"layer_{layer}.center"].float(),
+            None if bias is None else bias.float(),
+        )

@@ -78,8 +78,9 @@ def heldout_accuracy_plot(table: pd.DataFrame, path: str | Path, title: str) -> 
     _save(fig, path, title)
 
 
-def eigenvalue_spectra(eigenvalues: dict[int, np.ndarray], concepts: list[str], path: str | Path, title: str,
-                       highlight: int = 8) -> None:
+def eigenvalue_spectra(
+    eigenvalues: dict[int, np.ndarray], concepts: list[str], path: str | Path, title: str, highlight: int = 8
+) -> None:
     """Each concept's top eigenvalues of M_pos - M_neg, one panel per layer; the ``highlight``
     concepts with the largest first eigenvalue (at the middle layer) are labelled, the rest grey."""
     plt = _pyplot()
@@ -103,17 +104,20 @@ def eigenvalue_spectra(eigenvalues: dict[int, np.ndarray], concepts: list[str], 
     _save(fig, path, title)
 
 
-def head_selectivity_plot(selectivity: dict[int, np.ndarray], concepts: list[str], path: str | Path, title: str,
-                          top: int = 20) -> None:
+def head_selectivity_plot(
+    selectivity: dict[int, np.ndarray], concepts: list[str], path: str | Path, title: str, top: int = 20
+) -> None:
     """Per-head selectivity (Cohen's d of each head's contribution along the direction) for the ``top``
     concepts with the most selective head, one panel per layer. Empty panels say why."""
     plt = _pyplot()
     layers = sorted(selectivity)
-    fig, axes = plt.subplots(1, max(len(layers), 1), figsize=(3.5 + 0.35 * 8 * max(len(layers), 1), 0.25 * top + 2),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(layers), 1), figsize=(3.5 + 0.35 * 8 * max(len(layers), 1), 0.25 * top + 2), squeeze=False
+    )
     if not layers:
-        axes[0][0].text(0.5, 0.5, "no attention output projection found:\nper-head analysis skipped",
-                        ha="center", va="center")
+        axes[0][0].text(
+            0.5, 0.5, "no attention output projection found:\nper-head analysis skipped", ha="center", va="center"
+        )
         axes[0][0].axis("off")
     for ax, layer in zip(axes[0], layers):
         matrix = selectivity[layer]
@@ -128,16 +132,18 @@ def head_selectivity_plot(selectivity: dict[int, np.ndarray], concepts: list[str
     _save(fig, path, title)
 
 
-def plot_confusions(confusions: dict[tuple[int, str], np.ndarray], names: list[str], path: str | Path,
-                    title: str) -> None:
+def plot_confusions(
+    confusions: dict[tuple[int, str], np.ndarray], names: list[str], path: str | Path, title: str
+) -> None:
     """One heatmap per (layer, scoring), rows = true label, columns = predicted."""
     plt = _pyplot()
     keys = sorted(confusions)
     layers = sorted({k[0] for k in keys})
     scorings = sorted({k[1] for k in keys})
     size = 0.45 * len(names) + 1.5
-    fig, axes = plt.subplots(len(scorings), len(layers), figsize=(size * len(layers), size * len(scorings)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(scorings), len(layers), figsize=(size * len(layers), size * len(scorings)), squeeze=False
+    )
     for (layer, scoring), matrix in confusions.items():
         matrix = np.asarray(matrix)
         ax = axes[scorings.index(scoring)][layers.index(layer)]

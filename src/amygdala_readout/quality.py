@@ -19,32 +19,44 @@ from .masks import positive_masks
 
 # --- thresholds and sizes ----------------------------------------------------------------------------
 
-RIDGE_ALPHA = 1e-2            # ridge penalty of v_c on the other directions (directions are unit rows)
-N_VARIANCE_PCS = 3            # principal components reported in top3_variance_ratios
-N_OUTLIER_STORIES = 2         # lowest-alignment positives reported
+RIDGE_ALPHA = 1e-2  # ridge penalty of v_c on the other directions (directions are unit rows)
+N_VARIANCE_PCS = 3  # principal components reported in top3_variance_ratios
+N_OUTLIER_STORIES = 2  # lowest-alignment positives reported
 N_TOP_NEURONS = 5
 N_NEAREST_CONCEPTS = 5
 N_TOP_HEADS = 10
 N_RIDGE_CONTRIBUTORS = 3
-ZERO_STD_RTOL = 1e-12         # a head's pooled std below this × its largest |score| counts as zero
+ZERO_STD_RTOL = 1e-12  # a head's pooled std below this × its largest |score| counts as zero
 
-REDUNDANT_COSINE = 0.9        # nearest other direction at least this close: a duplicate
-REDUNDANT_RIDGE_R2 = 0.9      # this much of v_c is a linear mix of the other directions
-CONTAMINATED_COSINE = 0.7     # nearest other direction at least this close: mixed in
+REDUNDANT_COSINE = 0.9  # nearest other direction at least this close: a duplicate
+REDUNDANT_RIDGE_R2 = 0.9  # this much of v_c is a linear mix of the other directions
+CONTAMINATED_COSINE = 0.7  # nearest other direction at least this close: mixed in
 CONTAMINATED_ALIGNMENT = 0.0  # some positive story's alignment below this: it reads against v
-SINGLE_NEURON_COSINE = 0.5    # |cosine| of the best MLP neuron's output direction with v
-CIRCUIT_ALIGNMENT = 0.2       # mean story alignment needed for a "clean circuit"
+SINGLE_NEURON_COSINE = 0.5  # |cosine| of the best MLP neuron's output direction with v
+CIRCUIT_ALIGNMENT = 0.2  # mean story alignment needed for a "clean circuit"
 CIRCUIT_HEAD_CONCENTRATION = 0.5
-CIRCUIT_NEURON_ENERGY = 0.5   # sum of squared cosines of the top-5 neurons with v
+CIRCUIT_NEURON_ENERGY = 0.5  # sum of squared cosines of the top-5 neurons with v
 
 # Precedence of the triage rules, also the sort order of triage_table.
 TRIAGE_LABELS = ("redundant", "contaminated", "clean single-neuron", "clean circuit", "fragmented")
 
-TABLE_COLUMNS = ["concept", "triage", "reason", "layer", "nearest_concept", "nearest_cosine", "ridge_r2",
-                 "best_neuron", "best_neuron_cosine", "head_concentration", "alignment_mean"]
+TABLE_COLUMNS = [
+    "concept",
+    "triage",
+    "reason",
+    "layer",
+    "nearest_concept",
+    "nearest_cosine",
+    "ridge_r2",
+    "best_neuron",
+    "best_neuron_cosine",
+    "head_concentration",
+    "alignment_mean",
+]
 
 
 # --- story geometry ----------------------------------------------------------------------------------
+
 
 def _energy_ratios(matrix: np.ndarray) -> np.ndarray:
     """s_i² / Σ s² of the singular values of ``matrix``, descending; empty when the matrix is zero."""
@@ -88,8 +100,7 @@ def _alignments(offsets: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
 
 
-def story_metrics(positives: np.ndarray, sources: Sequence[str], center: np.ndarray,
-                  direction: np.ndarray) -> dict:
+def story_metrics(positives: np.ndarray, sources: Sequence[str], center: np.ndarray, direction: np.ndarray) -> dict:
     """Projection, alignment and outliers of one concept's positives on its direction v.
 
     - story_projection: mean/std/min/max of (h − center)·v over the positives (std with ddof=0);
@@ -105,14 +116,19 @@ def story_metrics(positives: np.ndarray, sources: Sequence[str], center: np.ndar
     align = _alignments(offsets, direction)
     order = np.argsort(align, kind="stable")[:N_OUTLIER_STORIES]
     return {
-        "story_projection": {"mean": float(scores.mean()), "std": float(scores.std()),
-                             "min": float(scores.min()), "max": float(scores.max())},
+        "story_projection": {
+            "mean": float(scores.mean()),
+            "std": float(scores.std()),
+            "min": float(scores.min()),
+            "max": float(scores.max()),
+        },
         "story_alignment": {"mean": float(align.mean()), "std": float(align.std())},
         "outlier_stories": [{"source": str(sources[i]), "alignment": float(align[i])} for i in order],
     }
 
 
 # --- neurons, other concepts -------------------------------------------------------------------------
+
 
 def neuron_cosines(directions: np.ndarray, down_proj: np.ndarray) -> np.ndarray:
     """(n_concepts, intermediate) cosine of each direction with each MLP neuron's output direction.
@@ -133,8 +149,7 @@ def direction_cosines(directions: np.ndarray) -> np.ndarray:
     return unit @ unit.T
 
 
-def ridge_on_others(directions: np.ndarray, index: int, concepts: Sequence[str],
-                    alpha: float = RIDGE_ALPHA) -> dict:
+def ridge_on_others(directions: np.ndarray, index: int, concepts: Sequence[str], alpha: float = RIDGE_ALPHA) -> dict:
     """Ridge regression of v = directions[index] (made unit) on the other concepts' directions.
 
     With W the (n_others, hidden) other directions, β = argmin ||v − Wᵀβ||² + α||β||², in closed form
@@ -151,14 +166,17 @@ def ridge_on_others(directions: np.ndarray, index: int, concepts: Sequence[str],
     beta = scipy.linalg.solve(gram, w @ v, assume_a="pos")
     residual = float(np.linalg.norm(v - w.T @ beta))
     top = np.argsort(-np.abs(beta), kind="stable")[:N_RIDGE_CONTRIBUTORS]
-    return {"r2": 1.0 - residual**2, "residual_norm": residual,
-            "top_contributors": [{"concept": concepts[others[i]], "coefficient": float(beta[i])} for i in top]}
+    return {
+        "r2": 1.0 - residual**2,
+        "residual_norm": residual,
+        "top_contributors": [{"concept": concepts[others[i]], "coefficient": float(beta[i])} for i in top],
+    }
 
 
 # --- attention heads ---------------------------------------------------------------------------------
 
-def head_scores(head_inputs: np.ndarray, o_proj: np.ndarray, n_heads: int,
-                direction: np.ndarray) -> np.ndarray:
+
+def head_scores(head_inputs: np.ndarray, o_proj: np.ndarray, n_heads: int, direction: np.ndarray) -> np.ndarray:
     """(n_texts, n_heads) s_th = v · (o_proj[:, h·d:(h+1)·d] @ head_inputs[t, h·d:(h+1)·d]).
 
     Head h's write to the residual stream along v at each text's last token, d = head_dim. Computed as
@@ -169,8 +187,7 @@ def head_scores(head_inputs: np.ndarray, o_proj: np.ndarray, n_heads: int,
     return (head_inputs * through).reshape(n_texts, n_heads, width // n_heads).sum(axis=2)
 
 
-def _check_heads(head_inputs: np.ndarray, o_proj: np.ndarray | None, n_heads: int | None,
-                 hidden: int) -> None:
+def _check_heads(head_inputs: np.ndarray, o_proj: np.ndarray | None, n_heads: int | None, hidden: int) -> None:
     if o_proj is None or n_heads is None:
         raise ValueError("head_inputs needs o_proj and n_heads as well")
     width = head_inputs.shape[1]
@@ -180,8 +197,14 @@ def _check_heads(head_inputs: np.ndarray, o_proj: np.ndarray | None, n_heads: in
         raise ValueError(f"o_proj has shape {o_proj.shape}; expected (hidden, n_heads*head_dim) = {(hidden, width)}")
 
 
-def head_selectivity(head_inputs: np.ndarray, o_proj: np.ndarray, n_heads: int, labels: Sequence[str],
-                     concepts: Sequence[str], directions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def head_selectivity(
+    head_inputs: np.ndarray,
+    o_proj: np.ndarray,
+    n_heads: int,
+    labels: Sequence[str],
+    concepts: Sequence[str],
+    directions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """(selectivity, contribution), each (n_concepts, n_heads), of every head for every concept.
 
     With s_th from :func:`head_scores` for concept c's direction:
@@ -208,7 +231,7 @@ def head_selectivity(head_inputs: np.ndarray, o_proj: np.ndarray, n_heads: int, 
         if n_pos + n_neg < 3:
             selectivity[c] = 0.0
             continue
-        within = (((pos - pos.mean(axis=0)) ** 2).sum(axis=0) + ((neg - neg.mean(axis=0)) ** 2).sum(axis=0))
+        within = ((pos - pos.mean(axis=0)) ** 2).sum(axis=0) + ((neg - neg.mean(axis=0)) ** 2).sum(axis=0)
         std = np.sqrt(within / (n_pos + n_neg - 2))
         # A constant head (std at rounding level) would give 0/0 or a huge ratio: call it 0.
         nonzero = std > ZERO_STD_RTOL * np.abs(scores).max(axis=0)
@@ -228,18 +251,31 @@ def head_summary(selectivity: np.ndarray, contribution: np.ndarray) -> dict:
     order = np.argsort(-np.abs(selectivity), kind="stable")[:N_TOP_HEADS]
     total = np.abs(contribution).sum()
     return {
-        "top_heads": [{"head": int(h), "selectivity": float(selectivity[h]),
-                       "contribution": float(contribution[h])} for h in order],
+        "top_heads": [
+            {"head": int(h), "selectivity": float(selectivity[h]), "contribution": float(contribution[h])}
+            for h in order
+        ],
         "head_concentration": float(np.abs(contribution).max() / total) if total > 0 else None,
     }
 
 
 # --- one layer ---------------------------------------------------------------------------------------
 
-def layer_quality(acts: np.ndarray, labels: Sequence[str], sources: Sequence[str], concepts: Sequence[str],
-                  directions: np.ndarray, center: np.ndarray, *, down_proj: np.ndarray | None = None,
-                  head_inputs: np.ndarray | None = None, o_proj: np.ndarray | None = None,
-                  n_heads: int | None = None, eigenvalues: np.ndarray | None = None) -> dict[str, dict]:
+
+def layer_quality(
+    acts: np.ndarray,
+    labels: Sequence[str],
+    sources: Sequence[str],
+    concepts: Sequence[str],
+    directions: np.ndarray,
+    center: np.ndarray,
+    *,
+    down_proj: np.ndarray | None = None,
+    head_inputs: np.ndarray | None = None,
+    o_proj: np.ndarray | None = None,
+    n_heads: int | None = None,
+    eigenvalues: np.ndarray | None = None,
+) -> dict[str, dict]:
     """{concept: metrics} for one layer; see the README for every field's definition.
 
     ``acts`` (n_texts, hidden), ``labels``/``sources`` one per text, ``directions`` (n_concepts, hidden),
@@ -255,21 +291,28 @@ def layer_quality(acts: np.ndarray, labels: Sequence[str], sources: Sequence[str
     if len(labels) != len(acts) or len(sources) != len(acts):
         raise ValueError(f"{len(acts)} activations but {len(labels)} labels and {len(sources)} sources")
     if directions.shape != (len(concepts), acts.shape[1]) or center.shape != (acts.shape[1],):
-        raise ValueError(f"directions {directions.shape} / center {center.shape} do not match "
-                         f"{len(concepts)} concepts and hidden size {acts.shape[1]}")
+        raise ValueError(
+            f"directions {directions.shape} / center {center.shape} do not match "
+            f"{len(concepts)} concepts and hidden size {acts.shape[1]}"
+        )
     masks = positive_masks(list(labels), concepts)
     sources_arr = np.asarray(sources, dtype=object)
     cosines = direction_cosines(directions)
     neurons = neuron_cosines(directions, down_proj) if down_proj is not None else None
-    heads = (head_selectivity(head_inputs, o_proj, n_heads, labels, concepts, directions)
-             if head_inputs is not None else None)
+    heads = (
+        head_selectivity(head_inputs, o_proj, n_heads, labels, concepts, directions)
+        if head_inputs is not None
+        else None
+    )
 
     result = {}
     for c, concept in enumerate(concepts):
         positives = acts[masks[c]]
-        metrics = {"n_positives": int(masks[c].sum()),
-                   "top3_variance_ratios": variance_ratios(positives),
-                   "first_pc_ratio": first_pc_ratio(positives, center)}
+        metrics = {
+            "n_positives": int(masks[c].sum()),
+            "top3_variance_ratios": variance_ratios(positives),
+            "first_pc_ratio": first_pc_ratio(positives, center),
+        }
         metrics.update(story_metrics(positives, sources_arr[masks[c]], center, directions[c]))
         if neurons is None:
             metrics["best_neuron"] = metrics["top5_neurons"] = None
@@ -291,6 +334,7 @@ def layer_quality(acts: np.ndarray, labels: Sequence[str], sources: Sequence[str
 
 
 # --- triage ------------------------------------------------------------------------------------------
+
 
 def _get(metrics: Mapping, *path):
     """metrics[path[0]][path[1]]...; None as soon as a step is missing or None."""
@@ -330,28 +374,35 @@ def triage(metrics: Mapping) -> tuple[str, str]:
         return "contaminated", f"nearest concept '{nearest['concept']}' cosine {near_cos:.2f} ≥ {CONTAMINATED_COSINE}"
     worst = _get(metrics, "outlier_stories", 0)
     if worst is not None and worst["alignment"] < CONTAMINATED_ALIGNMENT:
-        return "contaminated", (f"story {worst['source']} alignment {worst['alignment']:.2f} "
-                                f"< {CONTAMINATED_ALIGNMENT}")
+        return "contaminated", (
+            f"story {worst['source']} alignment {worst['alignment']:.2f} < {CONTAMINATED_ALIGNMENT}"
+        )
     best = _get(metrics, "best_neuron", "cosine")
     if best is not None and abs(best) >= SINGLE_NEURON_COSINE:
-        return "clean single-neuron", (f"neuron {metrics['best_neuron']['index']} |cosine| {abs(best):.2f} "
-                                       f"≥ {SINGLE_NEURON_COSINE}")
+        return "clean single-neuron", (
+            f"neuron {metrics['best_neuron']['index']} |cosine| {abs(best):.2f} ≥ {SINGLE_NEURON_COSINE}"
+        )
     align = _get(metrics, "story_alignment", "mean")
     concentration = metrics.get("head_concentration")
     top5 = metrics.get("top5_neurons")
     energy = None if top5 is None else sum(n["cosine"] ** 2 for n in top5)
     if align is not None and align >= CIRCUIT_ALIGNMENT:
         if concentration is not None and concentration >= CIRCUIT_HEAD_CONCENTRATION:
-            return "clean circuit", (f"alignment mean {align:.2f} ≥ {CIRCUIT_ALIGNMENT}, head concentration "
-                                     f"{concentration:.2f} ≥ {CIRCUIT_HEAD_CONCENTRATION}")
+            return "clean circuit", (
+                f"alignment mean {align:.2f} ≥ {CIRCUIT_ALIGNMENT}, head concentration "
+                f"{concentration:.2f} ≥ {CIRCUIT_HEAD_CONCENTRATION}"
+            )
         if energy is not None and energy >= CIRCUIT_NEURON_ENERGY:
-            return "clean circuit", (f"alignment mean {align:.2f} ≥ {CIRCUIT_ALIGNMENT}, top-5 neuron "
-                                     f"cosine² sum {energy:.2f} ≥ {CIRCUIT_NEURON_ENERGY}")
+            return "clean circuit", (
+                f"alignment mean {align:.2f} ≥ {CIRCUIT_ALIGNMENT}, top-5 neuron "
+                f"cosine² sum {energy:.2f} ≥ {CIRCUIT_NEURON_ENERGY}"
+            )
     shown = "n/a" if align is None else f"{align:.2f}"
     return "fragmented", f"alignment mean {shown}, no single neuron or concentrated circuit carries it"
 
 
 # --- report ------------------------------------------------------------------------------------------
+
 
 def _plain(value):
     """A JSON-ready copy: numpy scalars/arrays to Python, tuples to lists, NaN/inf to None."""
@@ -370,8 +421,9 @@ def _plain(value):
     return value
 
 
-def quality_report(per_layer: Mapping[int, Mapping[str, dict]], middle_layer: int, method: str,
-                   notes: Sequence[str]) -> dict:
+def quality_report(
+    per_layer: Mapping[int, Mapping[str, dict]], middle_layer: int, method: str, notes: Sequence[str]
+) -> dict:
     """The JSON report: per concept its triage (decided at ``middle_layer``) and every layer's metrics.
 
     ``per_layer`` maps layer index to the output of :func:`layer_quality`. The result is
@@ -389,12 +441,14 @@ def quality_report(per_layer: Mapping[int, Mapping[str, dict]], middle_layer: in
         middle = per_layer[middle_layer].get(concept)
         label, reason = triage(middle) if middle is not None else ("fragmented", "no metrics at the middle layer")
         entries[concept] = {
-            "triage": label, "triage_reason": reason,
+            "triage": label,
+            "triage_reason": reason,
             "outlier_stories": [] if middle is None else middle.get("outlier_stories", []),
             "layers": {str(layer): per_layer[layer][concept] for layer in layers if concept in per_layer[layer]},
         }
-    return _plain({"method": method, "layers": layers, "middle_layer": middle_layer, "notes": list(notes),
-                   "concepts": entries})
+    return _plain(
+        {"method": method, "layers": layers, "middle_layer": middle_layer, "notes": list(notes), "concepts": entries}
+    )
 
 
 def triage_table(report: Mapping) -> pd.DataFrame:
@@ -407,17 +461,21 @@ def triage_table(report: Mapping) -> pd.DataFrame:
     for concept, entry in report["concepts"].items():
         metrics = entry["layers"].get(layer, {})
         nearest = _get(metrics, "nearest_concepts", 0)
-        rows.append({
-            "concept": concept, "triage": entry["triage"], "reason": entry["triage_reason"],
-            "layer": report["middle_layer"],
-            "nearest_concept": None if nearest is None else nearest["concept"],
-            "nearest_cosine": None if nearest is None else nearest["cosine"],
-            "ridge_r2": _get(metrics, "ridge", "r2"),
-            "best_neuron": _get(metrics, "best_neuron", "index"),
-            "best_neuron_cosine": _get(metrics, "best_neuron", "cosine"),
-            "head_concentration": metrics.get("head_concentration"),
-            "alignment_mean": _get(metrics, "story_alignment", "mean"),
-        })
+        rows.append(
+            {
+                "concept": concept,
+                "triage": entry["triage"],
+                "reason": entry["triage_reason"],
+                "layer": report["middle_layer"],
+                "nearest_concept": None if nearest is None else nearest["concept"],
+                "nearest_cosine": None if nearest is None else nearest["cosine"],
+                "ridge_r2": _get(metrics, "ridge", "r2"),
+                "best_neuron": _get(metrics, "best_neuron", "index"),
+                "best_neuron_cosine": _get(metrics, "best_neuron", "cosine"),
+                "head_concentration": metrics.get("head_concentration"),
+                "alignment_mean": _get(metrics, "story_alignment", "mean"),
+            }
+        )
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     rank = {label: i for i, label in enumerate(TRIAGE_LABELS)}
     order = sorted(range(len(table)), key=lambda i: (rank.get(table.triage[i], len(rank)), table.concept[i]))
@@ -425,6 +483,7 @@ def triage_table(report: Mapping) -> pd.DataFrame:
 
 
 # --- the trainer's layout ----------------------------------------------------------------------------
+
 
 def _pairs(items, *keys):
     return None if items is None else [[item[k] for k in keys] for item in items]
@@ -450,8 +509,8 @@ def seed_quality(report: Mapping, texts: Mapping[str, str], head_dims: Mapping[i
             best = m.get("best_neuron") or {}
             per_layer[layer] = {
                 # always three, as the trainer's: n centred positives span n - 1 dimensions, the rest is 0
-                "top3_variance_ratios": (m.get("top3_variance_ratios") or []) + [0.0] * (
-                    N_VARIANCE_PCS - len(m.get("top3_variance_ratios") or [])),
+                "top3_variance_ratios": (m.get("top3_variance_ratios") or [])
+                + [0.0] * (N_VARIANCE_PCS - len(m.get("top3_variance_ratios") or [])),
                 "first_pc_variance_ratio": m.get("first_pc_ratio"),
                 **{f"story_projection_{k}": projection.get(k) for k in ("mean", "std", "min", "max")},
                 **{f"story_alignment_{k}": alignment.get(k) for k in ("mean", "std")},
@@ -462,7 +521,8 @@ def seed_quality(report: Mapping, texts: Mapping[str, str], head_dims: Mapping[i
             if m.get("top_heads") is not None and int(layer) in head_dims:
                 n_heads, head_dim = head_dims[int(layer)]
                 per_head[layer] = {
-                    "n_heads": n_heads, "head_dim": head_dim,
+                    "n_heads": n_heads,
+                    "head_dim": head_dim,
                     "top_heads": [[h["head"], abs(h["contribution"]), h["selectivity"]] for h in m["top_heads"]],
                     "head_concentration": m.get("head_concentration"),
                 }
@@ -470,13 +530,18 @@ def seed_quality(report: Mapping, texts: Mapping[str, str], head_dims: Mapping[i
                 eigenvalues[layer] = m["subspace_eigenvalues"]
             if m.get("ridge") is not None:
                 ridge = m["ridge"]
-                combination[layer] = {"r_squared": ridge["r2"], "residual_norm": ridge["residual_norm"],
-                                      "top_contributors": _pairs(ridge["top_contributors"], "concept", "coefficient")}
+                combination[layer] = {
+                    "r_squared": ridge["r2"],
+                    "residual_norm": ridge["residual_norm"],
+                    "top_contributors": _pairs(ridge["top_contributors"], "concept", "coefficient"),
+                }
         at_middle = layers.get(middle, {})
         seed = {
             "n_positive_stories": at_middle.get("n_positives", next(iter(layers.values()), {}).get("n_positives")),
             "per_layer": per_layer,
-            "outlier_stories": [[texts.get(o["source"], o["source"]), o["alignment"]] for o in entry["outlier_stories"]],
+            "outlier_stories": [
+                [texts.get(o["source"], o["source"]), o["alignment"]] for o in entry["outlier_stories"]
+            ],
             "nearest_concepts": _pairs(at_middle.get("nearest_concepts"), "concept", "cosine") or [],
         }
         if per_head:

@@ -29,16 +29,16 @@ from .package import REBUILD, Readout
 log = logging.getLogger(__name__)
 
 
-def read_texts(texts: list[str], readout: Readout, model, tokenizer, layer: int, top: int, last_only: bool,
-               max_length: int):
+def read_texts(
+    texts: list[str], readout: Readout, model, tokenizer, layer: int, top: int, last_only: bool, max_length: int
+):
     """For each text, each token (or the last): the ``top`` concepts by centred score; a text over
     ``max_length`` tokens is cut as extraction cuts it (see ``reading_length``)."""
     results = []
     special = set(tokenizer.all_special_ids)
     template = readout.meta.get("template")  # a package fitted through a template is read through it
     for text in texts:
-        ids, acts = token_activations(model, tokenizer, apply_template(template, text), [layer],
-                                      max_length=max_length)
+        ids, acts = token_activations(model, tokenizer, apply_template(template, text), [layer], max_length=max_length)
         tokens = [tokenizer.decode([i]) for i in ids]
         scores = readout.scores(acts[layer], layer)
         # special tokens (BOS) carry no text, and their huge activations only clutter the view
@@ -47,12 +47,16 @@ def read_texts(texts: list[str], readout: Readout, model, tokenizer, layer: int,
         rows = []
         for pos in positions:
             values, indices = scores[pos].topk(min(top, len(readout.concepts)))
-            rows.append({
-                "position": pos,
-                "token": tokens[pos],
-                "top": [{"concept": readout.concepts[i], "score": float(f"{float(v):.6g}")}
-                        for v, i in zip(values, indices.tolist())],
-            })
+            rows.append(
+                {
+                    "position": pos,
+                    "token": tokens[pos],
+                    "top": [
+                        {"concept": readout.concepts[i], "score": float(f"{float(v):.6g}")}
+                        for v, i in zip(values, indices.tolist())
+                    ],
+                }
+            )
         results.append({"text": text, "layer": layer, "tokens": rows, "scores": scores})
     return results
 
@@ -81,8 +85,10 @@ def as_tsv(results: list[dict]) -> str:
     for n, result in enumerate(results, start=1):
         for row in result["tokens"]:
             for rank, c in enumerate(row["top"], start=1):
-                lines.append(f"{n}\t{result['layer']}\t{row['position']}\t{shown(row['token'])}\t{rank}\t"
-                             f"{c['concept']}\t{c['score']}")
+                lines.append(
+                    f"{n}\t{result['layer']}\t{row['position']}\t{shown(row['token'])}\t{rank}\t"
+                    f"{c['concept']}\t{c['score']}"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -92,18 +98,19 @@ def as_json(results: list[dict]) -> str:
 
 def as_html(results: list[dict], concepts: list[str], max_concepts: int = 12) -> str:
     """A heatmap per text: rows are the concepts that most often rank first, columns are the tokens."""
-    parts = ["<!doctype html><meta charset='utf-8'><title>readout</title><style>",
-             "body{font-family:sans-serif} table{border-collapse:collapse;margin-bottom:2em}",
-             "td,th{padding:2px 5px;font-size:12px;text-align:center} th.c{text-align:right}",
-             "</style>"]
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>readout</title><style>",
+        "body{font-family:sans-serif} table{border-collapse:collapse;margin-bottom:2em}",
+        "td,th{padding:2px 5px;font-size:12px;text-align:center} th.c{text-align:right}",
+        "</style>",
+    ]
     for n, result in enumerate(results, start=1):
         scores = result["scores"][[row["position"] for row in result["tokens"]]]
         wins = torch.bincount(scores.argmax(1), minlength=len(concepts)).float()
         order = (wins * 1e6 + scores.max(0).values).argsort(descending=True)[:max_concepts].tolist()
         scale = float(scores[:, order].abs().max()) or 1.0
         parts.append(f"<h3>text {n}, layer {result['layer']}</h3><table><tr><th></th>")
-        parts += [f"<th>{html.escape(shown(t))}</th>" for t in
-                  [row["token"] for row in result["tokens"]]]
+        parts += [f"<th>{html.escape(shown(t))}</th>" for t in [row["token"] for row in result["tokens"]]]
         parts.append("</tr>")
         for c in order:
             parts.append(f"<tr><th class='c'>{html.escape(concepts[c])}</th>")
@@ -131,19 +138,24 @@ def positive_int(value: str) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = _Parser(prog="python -m amygdala_readout.read", description=__doc__.split("\n")[0])
-    parser.add_argument("--readout", required=True, type=Path,
-                        help="package folder (readout.safetensors + readout.json)")
+    parser.add_argument(
+        "--readout", required=True, type=Path, help="package folder (readout.safetensors + readout.json)"
+    )
     parser.add_argument("--model", help="model folder; default: the prepared model recorded in readout.json")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", action="append", help="a text to read (repeatable)")
     source.add_argument("--file", type=Path, help="a UTF-8 file with one text per line ('-' for stdin)")
-    parser.add_argument("--layer", type=int, help="block to read; default: the package's best_layer, "
-                                                  "else the packaged layer nearest mid-depth")
+    parser.add_argument(
+        "--layer",
+        type=int,
+        help="block to read; default: the package's best_layer, else the packaged layer nearest mid-depth",
+    )
     parser.add_argument("--top", type=positive_int, default=3, help="concepts shown per token (default 3)")
     parser.add_argument("--last", action="store_true", help="show only each text's last token")
     parser.add_argument("--format", choices=["table", "tsv", "json"], default="table")
-    parser.add_argument("--html", type=Path, help="also write a heatmap (tokens x top concepts) to this file; "
-                                                  "its folder must exist")
+    parser.add_argument(
+        "--html", type=Path, help="also write a heatmap (tokens x top concepts) to this file; its folder must exist"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     return parser.parse_args(argv)
 
@@ -161,8 +173,9 @@ def input_texts(args: argparse.Namespace) -> list[str]:
         content = _input_bytes(args.file).decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = err.object[: err.start].count(b"\n") + 1
-        raise UserError(f"--file {name}: not UTF-8 text (byte {err.object[err.start]:#04x} on line {line}); "
-                        "save it as UTF-8") from None
+        raise UserError(
+            f"--file {name}: not UTF-8 text (byte {err.object[err.start]:#04x} on line {line}); save it as UTF-8"
+        ) from None
     texts = [line for line in content.splitlines() if line.strip()]
     if not texts:
         raise UserError(f"--file {name}: no text in it (empty, or blank lines only); put one text per line")
@@ -188,8 +201,9 @@ def check_html_target(path: Path | None) -> None:
         return
     folder = path.parent
     if not folder.is_dir():
-        raise UserError(f"--html {path}: folder {folder} does not exist; create it, "
-                        "or give a path in an existing folder")
+        raise UserError(
+            f"--html {path}: folder {folder} does not exist; create it, or give a path in an existing folder"
+        )
     if path.is_dir():
         raise UserError(f"--html {path}: a folder, not a file; give a file name such as {path / 'readout.html'}")
     if not os.access(folder, os.W_OK):
@@ -203,7 +217,7 @@ def choose_layer(readout: Readout, asked: int | None) -> int:
     if layer is None:
         middle = provenance(readout.meta).get("num_layers", 2 * max(readout.layers))
         middle = middle / 2 if isinstance(middle, (int, float)) else max(readout.layers)
-        layer = min(readout.layers, key=lambda l: abs(l - middle))
+        layer = min(readout.layers, key=lambda layer: abs(layer - middle))
     if layer not in readout.layers:
         raise UserError(f"--layer {layer}: not in the package; it has layers {readout.layers}")
     return layer
@@ -224,8 +238,9 @@ def provenance(meta: dict) -> dict:
 def model_folder(asked: str | None, meta: dict, package_json: Path) -> Path:
     recorded = provenance(meta).get("load_path")
     if asked is None and not recorded:
-        raise UserError(f"{package_json} records no model folder; "
-                        "pass --model with the model the package was fitted on")
+        raise UserError(
+            f"{package_json} records no model folder; pass --model with the model the package was fitted on"
+        )
     folder = Path(asked or recorded).expanduser()
     if not folder.is_dir():
         where = "--model" if asked else f"the model folder recorded in {package_json}"
@@ -238,8 +253,10 @@ def model_config(folder: Path):
     from transformers import AutoConfig
 
     if not (folder / "config.json").is_file():
-        raise UserError(f"{folder}: no config.json, so not a model folder; pass --model with a folder saved by "
-                        "save_pretrained (or the workflow's prepared model)")
+        raise UserError(
+            f"{folder}: no config.json, so not a model folder; pass --model with a folder saved by "
+            "save_pretrained (or the workflow's prepared model)"
+        )
     try:
         return AutoConfig.from_pretrained(folder)
     except (OSError, ValueError) as err:
@@ -253,8 +270,10 @@ def check_model_matches(meta: dict, config, folder: Path, layer: int, package_js
     text_config = config.get_text_config()
     hidden, blocks = getattr(text_config, "hidden_size", None), getattr(text_config, "num_hidden_layers", None)
     if hidden != meta["hidden_size"]:
-        raise UserError(f"{folder}: hidden size {hidden}, but {package_json} was fitted on a model "
-                        f"with hidden size {meta['hidden_size']}; {fix}")
+        raise UserError(
+            f"{folder}: hidden size {hidden}, but {package_json} was fitted on a model "
+            f"with hidden size {meta['hidden_size']}; {fix}"
+        )
     if not isinstance(blocks, int) or layer >= blocks:
         raise UserError(f"{folder}: {blocks} blocks, too few for layer {layer} of {package_json}; {fix}")
     # The files' sizes and sampled bytes (model_io.source_fingerprint) are quick for any model size;
@@ -262,16 +281,19 @@ def check_model_matches(meta: dict, config, folder: Path, layer: int, package_js
     quick = provenance(meta).get("files")
     recorded = quick or provenance(meta).get("fingerprint")
     if not recorded:
-        log.warning("%s records no model fingerprint: cannot check that %s is the model it was fitted on",
-                    package_json, folder)
+        log.warning(
+            "%s records no model fingerprint: cannot check that %s is the model it was fitted on", package_json, folder
+        )
         return
     try:
         actual = model_io.source_fingerprint(str(folder)) if quick else model_io.fingerprint_weights(folder)
     except model_io.ModelError as err:  # no weight files at all
         raise UserError(f"{err}; {fix}") from None
     if actual != recorded:
-        raise UserError(f"{folder}: weights fingerprint {actual[:12]}... differs from {recorded[:12]}... recorded in "
-                        f"{package_json} for {fitted_on}; {fix}")
+        raise UserError(
+            f"{folder}: weights fingerprint {actual[:12]}... differs from {recorded[:12]}... recorded in "
+            f"{package_json} for {fitted_on}; {fix}"
+        )
 
 
 SANE_CONTEXT = 10**8
@@ -283,9 +305,11 @@ def reading_length(meta: dict, config, tokenizer) -> int:
     A longer text is cut as extraction cuts it (``extract.tokenize``: BOS and the end are kept), so the
     reader sees what the package was fitted on. With neither limit known, nothing is cut.
     """
-    limits = [meta.get("config", {}).get("max_length") if isinstance(meta.get("config"), dict) else None,
-              getattr(config.get_text_config(), "max_position_embeddings", None),
-              getattr(tokenizer, "model_max_length", None)]
+    limits = [
+        meta.get("config", {}).get("max_length") if isinstance(meta.get("config"), dict) else None,
+        getattr(config.get_text_config(), "max_position_embeddings", None),
+        getattr(tokenizer, "model_max_length", None),
+    ]
     # transformers gives a tokenizer without a limit model_max_length = 1e30: not a real context size
     sane = [int(n) for n in limits if isinstance(n, (int, float)) and 0 < n < SANE_CONTEXT]
     return min(sane, default=sys.maxsize)
@@ -301,8 +325,10 @@ def load_model(folder: Path, device_name: str, layer: int):
     except UserError:
         raise
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:
-        raise UserError(f"{folder}: the model cannot be loaded ({type(err).__name__}: {err}); pass --model with "
-                        "the model the package was fitted on") from None
+        raise UserError(
+            f"{folder}: the model cannot be loaded ({type(err).__name__}: {err}); pass --model with "
+            "the model the package was fitted on"
+        ) from None
 
 
 def one_line(err: Exception) -> str:

@@ -76,7 +76,9 @@ def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
     save_tensors(path, tensors, {"text_ids": json.dumps(list(text_ids)), "layers": json.dumps(sorted(acts.last_token))})
 
 
-def _gather(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int], part: str, split) -> dict[int, list]:
+def _gather(
+    paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int], part: str, split
+) -> dict[int, list]:
     """Rows of ``layer_<idx>.<part>`` for ``text_ids`` (in that order) from shard files."""
     rows: dict[int, dict[str, np.ndarray]] = {layer: {} for layer in layers}
     for path in paths:
@@ -87,15 +89,17 @@ def _gather(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequen
                     continue
                 for layer in layers:
                     name = f"layer_{layer}.{part}"
-                    if name not in handle.keys():
+                    if name not in handle:
                         raise UserError(
                             f"{path}: no {part} activations for layer {layer} (written by an older version or "
                             "other settings); rerun with --forcerun extract_activations"
                         )
                     rows[layer].update(zip(ids, split(handle, layer, name)))
         except (SafetensorError, OSError) as err:
-            raise UserError(f"{path}: activation shard cannot be read ({err}); delete it and run snakemake "
-                            "again, which extracts it anew") from None
+            raise UserError(
+                f"{path}: activation shard cannot be read ({err}); delete it and run snakemake "
+                "again, which extracts it anew"
+            ) from None
     missing = [t for t in text_ids if t not in rows[layers[0]]]
     if missing:
         raise UserError(
@@ -105,14 +109,18 @@ def _gather(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequen
     return {layer: [rows[layer][t] for t in text_ids] for layer in layers}
 
 
-def load_rows(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int], part: str = "last_token") -> dict[int, np.ndarray]:
+def load_rows(
+    paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int], part: str = "last_token"
+) -> dict[int, np.ndarray]:
     """{layer: (n_texts, width) float32} of one per-text capture: a reading (``last_token``,
     ``all_tokens``, ``sentence_ends``) or ``head_inputs``."""
     rows = _gather(paths, text_ids, layers, part, lambda handle, layer, name: handle.get_tensor(name))
     return {layer: np.stack(block) for layer, block in rows.items()}
 
 
-def load_subspaces(paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int]) -> dict[int, list[np.ndarray]]:
+def load_subspaces(
+    paths: Sequence[str | Path], text_ids: Sequence[str], layers: Sequence[int]
+) -> dict[int, list[np.ndarray]]:
     """{layer: [text's subspace basis (k_i, hidden) float32, ...]} for ``text_ids`` in that order."""
 
     def split(handle, layer, name):
@@ -125,8 +133,14 @@ def load_subspaces(paths: Sequence[str | Path], text_ids: Sequence[str], layers:
 def write_layers(path: str | Path, layers: list[int], num_layers: int, depth_percent: dict[int, float]) -> None:
     """``results/model/layers.json``: the block indices read, the model's block count, and each
     index's depth in percent."""
-    write_json(path, {"layers": list(layers), "num_layers": num_layers,
-                      "depth_percent": {str(layer): depth_percent[layer] for layer in layers}})
+    write_json(
+        path,
+        {
+            "layers": list(layers),
+            "num_layers": num_layers,
+            "depth_percent": {str(layer): depth_percent[layer] for layer in layers},
+        },
+    )
 
 
 def read_layer_info(path: str | Path) -> dict:
@@ -167,12 +181,20 @@ def save_directions(path: str | Path, fitted: Directions) -> None:
     """float32 tensors ``layer_<idx>.vectors``, ``.center``, ``.bias``, ``.eigenvalues``; the concepts,
     layers, method and reading in the metadata."""
     tensors = {}
-    for name, per_layer in (("vectors", fitted.vectors), ("center", fitted.centers), ("bias", fitted.bias),
-                            ("eigenvalues", fitted.eigenvalues)):
+    for name, per_layer in (
+        ("vectors", fitted.vectors),
+        ("center", fitted.centers),
+        ("bias", fitted.bias),
+        ("eigenvalues", fitted.eigenvalues),
+    ):
         for layer, values in per_layer.items():
             tensors[f"layer_{layer}.{name}"] = torch.as_tensor(np.asarray(values)).float()
-    meta = {"concepts": json.dumps(fitted.concepts), "layers": json.dumps(fitted.layers), "method": fitted.method,
-            "read_at": fitted.read_at}
+    meta = {
+        "concepts": json.dumps(fitted.concepts),
+        "layers": json.dumps(fitted.layers),
+        "method": fitted.method,
+        "read_at": fitted.read_at,
+    }
     save_tensors(path, tensors, meta)
 
 
@@ -182,8 +204,16 @@ def load_directions(path: str | Path) -> Directions:
         layers = json.loads(meta["layers"])
 
         def per_layer(name):
-            return {layer: handle.get_tensor(f"layer_{layer}.{name}") for layer in layers
-                    if f"layer_{layer}.{name}" in keys}
+            return {
+                layer: handle.get_tensor(f"layer_{layer}.{name}") for layer in layers if f"layer_{layer}.{name}" in keys
+            }
 
-        return Directions(meta["method"], meta["read_at"], json.loads(meta["concepts"]), per_layer("vectors"),
-                          per_layer("center"), per_layer("bias"), per_layer("eigenvalues"))
+        return Directions(
+            meta["method"],
+            meta["read_at"],
+            json.loads(meta["concepts"]),
+            per_layer("vectors"),
+            per_layer("center"),
+            per_layer("bias"),
+            per_layer("eigenvalues"),
+        )

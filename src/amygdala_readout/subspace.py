@@ -91,7 +91,8 @@ class _ConceptMatrices:
         t_values, t_vectors = self._total_eig
         low_rank = pos @ t_vectors
         operator = scipy.sparse.linalg.LinearOperator(
-            (dim, dim), dtype=np.float64,
+            (dim, dim),
+            dtype=np.float64,
             matvec=lambda x: a * (low_rank.T @ (low_rank @ x.ravel())) - b * t_values * x.ravel(),
         )
         return operator, t_vectors

@@ -28,7 +28,7 @@ class WeightError(UserError):
     """The model folder's weights do not hold what the report needs; the message says what to do."""
 
 
-def layer_weight_names(model: "torch.nn.Module", layers: list[int]) -> dict[int, dict[str, str | bool | None]]:
+def layer_weight_names(model: torch.nn.Module, layers: list[int]) -> dict[int, dict[str, str | bool | None]]:
     """Per block index: the full parameter names of its down/o projections and their orientation.
 
     Names come from ``model.named_modules()``, so a model built on the meta device is enough.
@@ -101,7 +101,7 @@ def _match_key(name: str, keys: dict[str, Path], folder: Path) -> str:
 
 def read_layer_weights(
     model_dir: str | Path, names: dict[int, dict], layers: list[int]
-) -> dict[int, dict[str, "numpy.ndarray | None"]]:
+) -> dict[int, dict[str, numpy.ndarray | None]]:
     """Per block: ``down_proj`` as (hidden, intermediate) and ``o_proj`` as (hidden, n_heads*head_dim),
     float32, so column j is the residual-stream direction that neuron j (or head dimension j) writes.
 
@@ -115,8 +115,10 @@ def read_layer_weights(
     for index in layers:
         if index not in names:
             known = sorted(k for k in names if isinstance(k, int))
-            raise WeightError(f"{folder}: no weight names for block {index} (known blocks: {known}); "
-                              "build the names with weight_names_for on the same model")
+            raise WeightError(
+                f"{folder}: no weight names for block {index} (known blocks: {known}); "
+                "build the names with weight_names_for on the same model"
+            )
         for part in ("down_proj", "o_proj"):
             if names[index].get(part):
                 key = _match_key(names[index][part], keys, folder)
@@ -128,8 +130,9 @@ def read_layer_weights(
         by_file.setdefault(keys[key], []).append(slot)
     for path, slots in by_file.items():
         if not path.is_file():
-            raise WeightError(f"{folder}: weight file {path.name} (listed in {SAFETENSORS_INDEX}) is missing; "
-                              "re-download the model")
+            raise WeightError(
+                f"{folder}: weight file {path.name} (listed in {SAFETENSORS_INDEX}) is missing; re-download the model"
+            )
         with safe_open(path, framework="pt") as handle:  # "pt": numpy cannot hold bf16
             for index, part in slots:
                 key, transposed = wanted[(index, part)]
