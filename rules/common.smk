@@ -8,9 +8,9 @@ from snakemake.utils import validate
 # The library (src/amygdala_readout, installed by `make setup` with `pip install -e .`) does the work;
 # rules and scripts only connect it to files.
 from amygdala_readout import corpus as corpus_lib
-from amygdala_readout.digests import code_digest, file_digest
+from amygdala_readout.digests import code_digest, corpus_digest, file_digest, shard_digest
 from amygdala_readout.config import check_config
-from amygdala_readout.evaluate import read_labelled
+from amygdala_readout.labelled import read_labelled
 from amygdala_readout.methods import (
     METHODS,
     method_settings,
@@ -96,10 +96,10 @@ def corpus_settings():
 
 MODEL = digest(config["model"], MODEL_FILES, config["trust_remote_code"], code("prepare_model"))
 LAYERS = digest(MODEL, config["layers"], code("resolve_layers"))
-TABLES = digest(SCAN.digest(), corpus_settings(), code("validate_corpus"))
+TABLES = digest(corpus_digest(SCAN), corpus_settings(), code("validate_corpus"))
 EXTRACTION = digest(LAYERS, extraction_settings(), capture_settings(), code("extract_activations"))
 SHARD = {
-    shard: digest(EXTRACTION, SCAN.shard_digest(int(shard), config["n_shards"])) for shard in SHARDS
+    shard: digest(EXTRACTION, shard_digest(SCAN, int(shard), config["n_shards"])) for shard in SHARDS
 }
 ACTIVATIONS = digest(TABLES, sorted(SHARD.values()))
 DIRECTIONS = {

@@ -7,7 +7,7 @@ rule validate_corpus:
         registers="results/corpus/registers.tsv",
         report="results/corpus/validation.json",
     params:
-        corpus=SCAN.digest(),
+        corpus=corpus_digest(SCAN),
         upstream=TABLES,
         n_shards=config["n_shards"],
         min_positives=config["min_positives"],

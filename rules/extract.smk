@@ -13,7 +13,7 @@ rule extract_activations:
         extraction=extraction_settings(),
         captures=capture_settings(),
         # the shard's story texts: changes when one of them is edited, added or removed
-        texts=lambda wildcards: SCAN.shard_digest(int(wildcards.shard), config["n_shards"]),
+        texts=lambda wildcards: shard_digest(SCAN, int(wildcards.shard), config["n_shards"]),
         upstream=lookup(dpath="{shard}", within=SHARD),
     resources:
         gpu=GPU_JOBS,

@@ -5,8 +5,9 @@ import json
 import torch
 
 from amygdala_readout import corpus
-from amygdala_readout.evaluate import evaluation_tables, read_labelled
+from amygdala_readout.evaluate import evaluation_tables
 from amygdala_readout.extract import READINGS
+from amygdala_readout.labelled import read_labelled
 from amygdala_readout.logs import job_logging
 from amygdala_readout.package import Readout
 from amygdala_readout.plots import plot_confusions

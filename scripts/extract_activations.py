@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from amygdala_readout import corpus
+from amygdala_readout.digests import texts_digest
 from amygdala_readout.extract import extract_to_file
 from amygdala_readout.logs import job_logging
 from amygdala_readout.store import read_layers, read_model_info
@@ -11,7 +12,7 @@ from amygdala_readout.store import read_layers, read_model_info
 def main(corpus_dir, story_paths, expected_digest, model_info_path, layers_path, out_path, **settings):
     relative = [Path(path).relative_to(corpus_dir).as_posix() for path in story_paths]
     texts = {rel: corpus.read_story(corpus_dir, rel) for rel in relative}
-    if corpus.texts_digest(texts) != expected_digest:
+    if texts_digest(texts) != expected_digest:
         raise corpus.CorpusError(
             f"{corpus_dir}: stories of shard {Path(out_path).stem} changed while the run "
             "was under way; run snakemake again, and their jobs rerun"

@@ -1,8 +1,8 @@
 """Run a labelled data set's texts through the model; kept apart from the corpus activations."""
 
 from amygdala_readout import corpus
-from amygdala_readout.evaluate import read_table
 from amygdala_readout.extract import extract_to_file
+from amygdala_readout.labelled import read_table
 from amygdala_readout.logs import job_logging
 from amygdala_readout.store import read_layers, read_model_info
 

@@ -4,7 +4,7 @@ from amygdala_readout.corpus import fitting_set, read_story
 from amygdala_readout.logs import job_logging
 from amygdala_readout.model_io import layer_weight_names
 from amygdala_readout.plots import cosine_heatmap, head_selectivity_plot
-from amygdala_readout.quality import head_selectivity, layer_quality, quality_report, seed_quality, triage_table
+from amygdala_readout.quality import head_selectivity, layer_quality, quality_report, triage_table
 from amygdala_readout.store import (
     atomic_write,
     load_directions,
@@ -14,6 +14,7 @@ from amygdala_readout.store import (
     write_json,
     write_tsv,
 )
+from amygdala_readout.trainer_layout import seed_quality
 from amygdala_readout.weights import read_layer_weights
 
 

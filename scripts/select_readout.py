@@ -9,10 +9,9 @@ package to results/readout/best/: a failure here leaves the last good one in pla
 
 import pandas as pd
 
-from amygdala_readout.crossval import choose_method
-from amygdala_readout.evaluate import choose_readout
 from amygdala_readout.logs import job_logging
 from amygdala_readout.methods import METHODS
+from amygdala_readout.selection import choose_method, choose_readout
 from amygdala_readout.store import write_json
 
 

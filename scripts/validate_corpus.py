@@ -3,6 +3,7 @@
 import json
 
 from amygdala_readout import corpus
+from amygdala_readout.digests import corpus_digest
 from amygdala_readout.logs import job_logging
 from amygdala_readout.store import write_json, write_tsv
 
@@ -30,7 +31,7 @@ def main(
         thin_texts=thin_concept["texts"],
         thin_registers=thin_concept["registers"],
     )
-    if result.digest != expected_digest:
+    if corpus_digest(result.scan) != expected_digest:
         raise corpus.CorpusError(
             f"{corpus_dir}: stories changed while the run was under way; run snakemake "
             "again, and the jobs of the changed ones rerun"

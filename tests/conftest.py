@@ -1,16 +1,22 @@
-"""Fixtures: a tiny random causal LM saved like a real one, and a tiny corpus."""
+"""Fixtures: a tiny random causal LM saved like a real one, a tiny corpus, and finished runs of the
+workflow on them, each built once per test session (also across pytest-xdist workers) and copied by
+the tests that change something."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,19 +75,37 @@ def tiny_tokenizer(words: list[str]):
 
 
 def corpus_words() -> list[str]:
-    import re
-
     texts = [t for ts in TINY_STORIES.values() for t in ts] + list(TINY_PAIRED.values())
     return sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t)})
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """``build(path)`` run once per test session: the first worker (of pytest-xdist, or the only process)
+    to ask builds it under a file lock; the others wait and get the same folder. Tests must not change
+    it: copy it (``copy_run``) to change anything."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of one session
+    path = root / f"built_{name}"
+    with FileLock(str(path) + ".lock"):
+        if not (path / ".built").exists():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir()
+            build(path)
+            (path / ".built").touch()
+    return path
+
+
+def copy_run(workdir: Path, to: Path) -> Path:
+    """A finished working directory copied with its results and Snakemake's records of how they were made."""
+    return Path(shutil.copytree(workdir, to, symlinks=True, ignore=shutil.ignore_patterns(".built")))
+
+
+def save_tiny_model(out: Path) -> None:
     """A 4-block Llama-style model (hidden 32) with random weights, saved with save_pretrained."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("tiny_model")
     tokenizer = tiny_tokenizer(corpus_words())
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -97,7 +121,11 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     )
     LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return built_once(tmp_path_factory, "tiny_model", save_tiny_model)
 
 
 @pytest.fixture
@@ -123,6 +151,8 @@ def tiny_workdir(root: Path, model_dir: Path, **config) -> Path:
 def run_snakemake(
     workdir: Path, *args: str, check: bool = True, env: dict | None = None
 ) -> subprocess.CompletedProcess:
+    # The profile's 10 s scheduler re-check (profiles/default) leaves a timer that Snakemake waits for
+    # before it exits, up to 10 s a run: the tests re-check every second.
     cmd = [
         sys.executable,
         "-m",
@@ -133,6 +163,8 @@ def run_snakemake(
         str(workdir),
         "--cores",
         "2",
+        "--max-jobs-per-timespan",
+        "1000/1s",
         *args,
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -149,9 +181,109 @@ def make_workdir(root: Path, model_dir: Path, **config) -> Path:
     return tiny_workdir(root, "model", evaluations=[{"name": "own", "path": "eval.jsonl"}], **config)
 
 
+def scheduled(dry_run_output: str) -> dict[str, int]:
+    """Job counts per rule from a dry run's job-stats table."""
+    counts = {}
+    for line in dry_run_output.splitlines():
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
 @pytest.fixture(scope="session")
 def finished(tmp_path_factory, tiny_model_dir) -> Path:
     """A finished run of the tiny workdir (pooled, one evaluation set). Tests change copies of it."""
-    workdir = make_workdir(tmp_path_factory.mktemp("finished"), tiny_model_dir)
+
+    def build(path):
+        run_snakemake(make_workdir(path, tiny_model_dir))
+
+    return built_once(tmp_path_factory, "finished", build)
+
+
+@pytest.fixture
+def finished_copy(finished, tmp_path) -> Path:
+    """A copy of ``finished`` that a test may change."""
+    return copy_run(finished, tmp_path / "run")
+
+
+def run_in_workdir(workdir, model_dir, **config):
+    write_tiny_corpus(workdir / "corpus")
+    # an evaluation set made of the corpus's own stories, with one label renamed through label_map
+    rows = [
+        (text, "joy" if concept == "happiness" else concept)
+        for concept, texts in TINY_STORIES.items()
+        for text in texts
+    ]
+    (workdir / "labelled.tsv").write_text("sentence\temotion\n" + "".join(f"{t}\t{label}\n" for t, label in rows))
+    config = {
+        "corpus_dir": "corpus",
+        "model": str(model_dir),
+        "layers": [1, 0.7, -1],
+        "n_shards": 3,
+        "min_words": 0,
+        "evaluations": [
+            {
+                "name": "own",
+                "path": "labelled.tsv",
+                "text_column": "sentence",
+                "label_column": "emotion",
+                "label_map": {"joy": "happiness"},
+            }
+        ],
+    } | config
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(workdir)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, tiny_model_dir):
+    """A full run of every method, built once; tests that run Snakemake in it or write to it copy it."""
+
+    from amygdala_readout.methods import METHODS
+
+    def build(path):
+        run_in_workdir(path, tiny_model_dir, methods=list(METHODS), read_at="last_token")
+
+    return built_once(tmp_path_factory, "every_method", build)
+
+
+@pytest.fixture
+def finished_run_copy(finished_run, tmp_path):
+    return copy_run(finished_run, tmp_path / "run")
+
+
+# three concepts planted in random activations, for the fitting and cross-validation tests
+PLANTED_CONCEPTS = ["joy", "fear", "anger"]
+
+
+def planted_corpus(seed: int = 0, noise: float = 0.5):
+    """3 stories per concept plus 2 paired scenarios (baseline + one framing per concept); each concept
+    adds its own direction to a large shared component."""
+    rng = np.random.default_rng(seed)
+    hidden = 16
+    shared = rng.normal(size=hidden) * 20
+    own = {c: np.eye(hidden)[i] * 3 for i, c in enumerate(PLANTED_CONCEPTS)}
+    labels, scenarios, sources, acts = [], [], [], []
+    for c in PLANTED_CONCEPTS:
+        for k in range(3):
+            labels.append(c), scenarios.append(""), sources.append(f"stories/{c}/{k}.txt")
+            acts.append(shared + own[c] + rng.normal(size=hidden) * noise)
+    for s in ("bus", "rain"):
+        nuisance = rng.normal(size=hidden)  # what the scenario is about, shared by its tellings
+        for c in PLANTED_CONCEPTS + [""]:
+            labels.append(c), scenarios.append(s), sources.append(f"paired/{s}/{c or 'baseline'}.txt")
+            acts.append(shared + nuisance + (own[c] if c else 0) + rng.normal(size=hidden) * noise)
+    return np.stack(acts), labels, scenarios, sources
+
+
+def assert_figure(path: Path, min_pixels: int = 200) -> None:
+    """A PNG that holds a drawn figure: at least ``min_pixels`` on each side, and more than a handful of
+    colours (a blank or one-colour image has a few; axes, labels and data have hundreds)."""
+    from matplotlib.image import imread
+
+    image = imread(path)
+    assert image.shape[0] >= min_pixels and image.shape[1] >= min_pixels, (path, image.shape)
+    colours = np.unique(image.reshape(-1, image.shape[-1]).round(2), axis=0)
+    assert len(colours) > 20, (path, len(colours))

@@ -1,31 +1,12 @@
 import numpy as np
 import pytest
+from conftest import PLANTED_CONCEPTS as CONCEPTS
+from conftest import planted_corpus
 from sklearn.model_selection import GroupKFold
 
-from amygdala_readout.crossval import accuracy_summary, choose_method, confusion, heldout_predictions, text_groups
+from amygdala_readout.crossval import accuracy_summary, confusion, heldout_predictions, text_groups
 from amygdala_readout.extract import text_subspace
-
-CONCEPTS = ["joy", "fear", "anger"]
-
-
-def planted_corpus(seed: int = 0, noise: float = 0.5):
-    """3 stories per concept plus 2 paired scenarios (baseline + one framing per concept); each concept
-    adds its own direction to a large shared component."""
-    rng = np.random.default_rng(seed)
-    hidden = 16
-    shared = rng.normal(size=hidden) * 20
-    own = {c: np.eye(hidden)[i] * 3 for i, c in enumerate(CONCEPTS)}
-    labels, scenarios, sources, acts = [], [], [], []
-    for c in CONCEPTS:
-        for k in range(3):
-            labels.append(c), scenarios.append(""), sources.append(f"stories/{c}/{k}.txt")
-            acts.append(shared + own[c] + rng.normal(size=hidden) * noise)
-    for s in ("bus", "rain"):
-        nuisance = rng.normal(size=hidden)  # what the scenario is about, shared by its tellings
-        for c in CONCEPTS + [""]:
-            labels.append(c), scenarios.append(s), sources.append(f"paired/{s}/{c or 'baseline'}.txt")
-            acts.append(shared + nuisance + (own[c] if c else 0) + rng.normal(size=hidden) * noise)
-    return np.stack(acts), labels, scenarios, sources
+from amygdala_readout.selection import choose_method
 
 
 def test_groups_keep_a_scenario_together_and_stories_apart():

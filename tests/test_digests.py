@@ -2,6 +2,7 @@
 
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -81,3 +82,59 @@ def test_an_edit_anywhere_in_the_closure_changes_the_hash_and_elsewhere_does_not
     changed = code_digest(script, library)
     script.write_text("from amygdala_readout.a import thing  # same import\n")
     assert code_digest(script, library) != changed
+
+
+# --- The rerun-digest chain follows the rule graph -------------------------------------------------
+# Reruns are decided by each job's params digest alone (profiles/default), so a rule whose digest
+# misses one of the rules it reads from keeps a stale result after a run that stopped half-way. For
+# every rule, the test changes what that rule computes (its script, in a copy of the workflow), lets
+# only that rule catch up (`--touch --until`: its outputs are recorded as made by the new code, as
+# after a run stopped right after it), and asks Snakemake what is left to do: exactly every rule
+# downstream of it in the rule graph.
+
+RULE_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "profiles", "envs")
+
+
+def rules_downstream(readers: dict[str, set[str]], rule: str) -> set[str]:
+    found, todo = set(), [rule]
+    while todo:
+        for reader in readers.get(todo.pop(), ()):
+            if reader not in found:
+                found.add(reader)
+                todo.append(reader)
+    return found
+
+
+@pytest.fixture(scope="module")
+def rule_graph(finished_run) -> dict[str, set[str]]:
+    """{rule: the rules that read its output} of the run of every method."""
+    from conftest import run_snakemake
+
+    dot = run_snakemake(finished_run, "--rulegraph").stdout
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, re.M))
+    readers: dict[str, set[str]] = {name: set() for name in names.values()}
+    for producer, reader in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.M):
+        readers[names[producer]].add(names[reader])
+    return readers
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_a_changed_rule_changes_the_digest_of_every_rule_after_it(script, finished_run, rule_graph, tmp_path):
+    import shutil
+
+    from conftest import copy_run, scheduled
+
+    rule = script.stem
+    assert rule in rule_graph, f"{rule}: a script no rule of the run of every method uses"
+    workflow = tmp_path / "workflow"
+    workflow.mkdir()
+    for name in RULE_FILES:  # file times kept: Snakemake reruns a rule whose script is newer than its output
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy2
+        copy(REPO / name, workflow / name)
+    with (workflow / "scripts" / script.name).open("a") as handle:
+        handle.write("\n# a change to what this rule computes\n")
+    run = copy_run(finished_run, tmp_path / "run")
+    cmd = [sys.executable, "-m", "snakemake", "-s", workflow / "Snakefile", "-d", run, "--cores", "1"]
+    subprocess.run([*cmd, "--touch", "--until", rule], capture_output=True, text=True, check=True)
+    left = scheduled(subprocess.run([*cmd, "--dry-run"], capture_output=True, text=True, check=True).stdout)
+    assert set(left) == rules_downstream(rule_graph, rule) | {"all"}

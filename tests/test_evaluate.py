@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amygdala_readout.evaluate import EvaluationError, accuracy, choose_readout, read_labelled
+from amygdala_readout.evaluate import accuracy
+from amygdala_readout.labelled import EvaluationError, read_labelled
+from amygdala_readout.selection import choose_readout
 
 
 def test_accuracy_counts_top1_top3_recall_and_confusion():

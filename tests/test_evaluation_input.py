@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from amygdala_readout.errors import UserError
-from amygdala_readout.evaluate import EvaluationError, read_labelled, read_table
+from amygdala_readout.labelled import EvaluationError, read_labelled, read_table
 
 CONCEPTS = ["fear", "joy"]
 

@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from amygdala_readout import corpus, model_io
 from amygdala_readout.corpus import CorpusError
+from amygdala_readout.digests import corpus_digest, shard_digest
 from amygdala_readout.errors import UserError
 from amygdala_readout.extract import ExtractionError, extract
 from amygdala_readout.store import load_rows
@@ -44,8 +45,8 @@ def test_a_folder_beside_stories_and_paired_is_listed_and_warned(tiny_corpus):
     assert sum("story: a folder outside stories/ and paired/" in w for w in result.warnings) == 1
 
 
-def test_a_file_or_folder_that_is_not_read_is_said_while_the_workflow_parses(finished, tmp_path):
-    workdir = shutil.copytree(finished, tmp_path / "run", symlinks=True)
+def test_a_file_or_folder_that_is_not_read_is_said_while_the_workflow_parses(finished_copy):
+    workdir = finished_copy
     (workdir / "corpus" / "stories" / "fear" / "night.TXT").write_text("The lights went out.\n")
     (workdir / "corpus" / "story").mkdir()
     out = run_snakemake(workdir, "--dry-run")
@@ -152,13 +153,13 @@ def test_shard_digests_change_with_content_only(tiny_corpus):
     shard = corpus.shard_of("stories/fear.txt", 3)
     story = tiny_corpus / "stories" / "fear.txt"
     story.write_text(story.read_text().replace("\n", "\r\n"))  # the same text once normalised
-    assert corpus.scan(tiny_corpus).shard_digest(shard, 3) == before.shard_digest(shard, 3)
+    assert shard_digest(corpus.scan(tiny_corpus), shard, 3) == shard_digest(before, shard, 3)
     story.write_text("A different story now.\n")
     after = corpus.scan(tiny_corpus)
-    assert after.shard_digest(shard, 3) != before.shard_digest(shard, 3)
+    assert shard_digest(after, shard, 3) != shard_digest(before, shard, 3)
     others = [k for k in range(3) if k != shard]
-    assert [after.shard_digest(k, 3) for k in others] == [before.shard_digest(k, 3) for k in others]
-    assert after.digest() != before.digest()
+    assert [shard_digest(after, k, 3) for k in others] == [shard_digest(before, k, 3) for k in others]
+    assert corpus_digest(after) != corpus_digest(before)
 
 
 def test_model_files_fingerprint_follows_content_not_times(tiny_model_dir, tmp_path):

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_crossval import CONCEPTS, planted_corpus
+from conftest import PLANTED_CONCEPTS as CONCEPTS
+from conftest import planted_corpus
 
 from amygdala_readout.crossval import heldout_predictions, heldout_tables, text_groups
 from amygdala_readout.evaluate import evaluation_tables
@@ -99,3 +100,26 @@ def test_evaluation_tables_hold_a_row_per_reading_layer_and_scoring():
     assert len(tables.recall) == 4 and len(tables.confusion) == 8
     assert list(tables.confusion.columns) == ["reading", "layer", "scoring", "true", "predicted", "count"]
     assert isinstance(tables.confusions[("last_token", 3, "centred")], pd.DataFrame)
+
+
+def test_bootstrap_interval_brackets_the_statistic_and_narrows_with_more_rows():
+    from amygdala_readout.metrics import bootstrap_interval
+
+    rng = np.random.default_rng(1)
+    small, large = rng.random(40) < 0.3, rng.random(4000) < 0.3
+    low, high = bootstrap_interval(lambda rows: small[rows].mean(), len(small))
+    assert low < small.mean() < high
+    wide = high - low
+    low, high = bootstrap_interval(lambda rows: large[rows].mean(), len(large))
+    assert low < large.mean() < high and high - low < wide / 5
+
+
+def test_stratified_halves_deal_each_label_alternately_and_are_fixed():
+    from amygdala_readout.metrics import stratified_halves
+
+    labels = ["a"] * 7 + ["b"] * 4 + ["c"]
+    halves = stratified_halves(labels, seed=3)
+    assert (stratified_halves(labels, seed=3) == halves).all()
+    for label, (first, second) in {"a": (4, 3), "b": (2, 2), "c": (1, 0)}.items():
+        chosen = halves[[i for i, x in enumerate(labels) if x == label]]
+        assert ((chosen == 0).sum(), (chosen == 1).sum()) == (first, second)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from amygdala_readout import quality
+from amygdala_readout import quality, trainer_layout
 
 HIDDEN = 48
 SCALE = 5.0
@@ -269,7 +269,7 @@ def test_the_trainers_layout_keeps_its_keys_when_heads_neurons_and_positives_are
         {4: quality.layer_quality(acts, labels, sources, concepts, dirs, base)}, 4, "pooled", []
     )
     texts = {"stories/anger/story_0.txt": "The door slammed."}
-    seed = quality.seed_quality(report, texts, head_dims={})
+    seed = trainer_layout.seed_quality(report, texts, head_dims={})
     json.dumps(seed, allow_nan=False)
     assert sorted(seed) == concepts
     fear, anger = seed["fear"], seed["anger"]

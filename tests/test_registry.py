@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from test_crossval import CONCEPTS, planted_corpus
+from conftest import PLANTED_CONCEPTS as CONCEPTS
+from conftest import planted_corpus
 
 from amygdala_readout import methods
 from amygdala_readout.config import ConfigError, check_config
@@ -114,3 +115,33 @@ def test_the_library_has_no_import_cycle():
     # a module is in a cycle when it reaches itself through what it imports
     cycles = [p.stem for p in library.glob("*.py") if p.stem != "__init__" and p.stem in module_closure(p)]
     assert cycles == []
+
+
+# Jobs that only move tables and small files: each would spend 1-3 s importing torch or scikit-learn,
+# locally and as every cluster job, for nothing.
+LIGHT_SCRIPTS = ("validate_corpus", "resolve_layers", "heldout_summary", "select_readout", "plot_spectra")
+HEAVY = ("torch", "sklearn")
+
+
+def imports_of(source: str) -> str:
+    """The import statements of a module's top level, as code."""
+    import ast
+
+    tree = ast.parse(source)
+    return ast.unparse([n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)])
+
+
+@pytest.mark.parametrize(
+    "name, source",
+    [("rules/common.smk", (REPO / "rules" / "common.smk").read_text().split("\nSCHEMA =")[0])]
+    + [(f"scripts/{s}.py", (REPO / "scripts" / f"{s}.py").read_text()) for s in LIGHT_SCRIPTS],
+    ids=lambda value: value if "/" in str(value) else "",
+)
+def test_parse_time_modules_and_light_scripts_leave_torch_and_sklearn_unloaded(name, source):
+    import json
+    import subprocess
+    import sys
+
+    probe = f"{imports_of(source)}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert json.loads(loaded.splitlines()[-1]) == [], name

@@ -1,7 +1,6 @@
 """Interrupted, failed and repeated runs: nothing computed is lost, and results are bitwise stable."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -46,8 +45,8 @@ def test_kill_during_extraction_then_rerun_gives_the_same_package(finished, tmp_
     assert package_bytes(workdir) == package_bytes(finished)
 
 
-def test_bad_edit_keeps_results_and_the_fixed_rerun_resumes(finished, tmp_path):
-    reference = shutil.copytree(finished, tmp_path / "run", symlinks=True)
+def test_bad_edit_keeps_results_and_the_fixed_rerun_resumes(finished_copy):
+    reference = finished_copy
     story = reference / "corpus" / "stories" / "fear.txt"
     original = story.read_text()
     outputs = sorted((reference / "results").rglob("*.safetensors"))

@@ -2,13 +2,12 @@
 
 import itertools
 import json
-import re
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import TINY_PAIRED, TINY_STORIES, run_snakemake
+from conftest import TINY_PAIRED, TINY_STORIES, assert_figure, run_snakemake, scheduled
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from amygdala_readout.extract import last_token_activations, text_subspace, token_activations
@@ -17,60 +16,11 @@ from amygdala_readout.package import read_package
 from amygdala_readout.subspace import naive_subspace
 
 
-def scheduled(dry_run_output: str) -> dict[str, int]:
-    """Job counts per rule from a dry run's job-stats table."""
-    counts = {}
-    for line in dry_run_output.splitlines():
-        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
-        if match and match.group(1) != "total":
-            counts[match.group(1)] = int(match.group(2))
-    return counts
-
-
-def run_in_new_workdir(tmp_path_factory, model_dir, **config):
-    from conftest import write_tiny_corpus
-
-    workdir = tmp_path_factory.mktemp("workflow")
-    write_tiny_corpus(workdir / "corpus")
-    # an evaluation set made of the corpus's own stories, with one label renamed through label_map
-    rows = [
-        (text, "joy" if concept == "happiness" else concept)
-        for concept, texts in TINY_STORIES.items()
-        for text in texts
-    ]
-    (workdir / "labelled.tsv").write_text("sentence\temotion\n" + "".join(f"{t}\t{label}\n" for t, label in rows))
-    config = {
-        "corpus_dir": "corpus",
-        "model": str(model_dir),
-        "layers": [1, 0.7, -1],
-        "n_shards": 3,
-        "min_words": 0,
-        "evaluations": [
-            {
-                "name": "own",
-                "path": "labelled.tsv",
-                "text_column": "sentence",
-                "label_column": "emotion",
-                "label_map": {"joy": "happiness"},
-            }
-        ],
-    } | config
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    run_snakemake(workdir)
-    return workdir
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_model_dir):
-    """A full run of every method in its own working directory."""
-    return run_in_new_workdir(tmp_path_factory, tiny_model_dir, methods=list(METHODS), read_at="last_token")
-
-
-@pytest.fixture(scope="module")
-def edited_run(tmp_path_factory, tiny_model_dir):
-    """A run of `pooled` only, for the tests that edit the corpus (they run in this order): what reruns
-    does not depend on the method, and every rerun is then quick."""
-    return run_in_new_workdir(tmp_path_factory, tiny_model_dir, methods=["pooled"])
+@pytest.fixture
+def edited_run(finished_copy):
+    """A finished run of `pooled` only, copied for a test that edits the corpus: what reruns does not
+    depend on the method, and every rerun is then quick."""
+    return finished_copy
 
 
 def test_package_matches_the_contract_and_the_seed_formula(finished_run, tiny_model_dir):
@@ -123,17 +73,17 @@ def test_evaluation_numbers_match_a_recomputation(finished_run, tiny_model_dir):
         assert len(row) == 1
         assert row.top1.item() == pytest.approx(np.mean(hits), abs=1e-4) and row.n.item() == 8
         assert row.balanced.item() == pytest.approx(balanced, abs=1e-4)
-    assert (finished_run / "results" / "evaluations" / "own" / "pooled" / "confusion.png").stat().st_size > 1000
+    assert_figure(finished_run / "results" / "evaluations" / "own" / "pooled" / "confusion.png")
 
 
-def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, capsys):
+def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, capsys, tmp_path):
     from amygdala_readout import read
     from amygdala_readout.package import Readout
 
     package = finished_run / "results" / "readout" / "pooled"
     text = TINY_STORIES["fear"][0]
     args = ["--readout", str(package), "--text", text, "--layer", "2", "--top", "2"]
-    assert read.main(args + ["--format", "json", "--html", str(finished_run / "heat.html")]) == 0
+    assert read.main(args + ["--format", "json", "--html", str(tmp_path / "heat.html")]) == 0
     (result,) = json.loads(capsys.readouterr().out)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     assert len(result["tokens"]) == len(tokenizer(text)["input_ids"]) - 1  # every token but BOS
@@ -143,7 +93,7 @@ def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, cap
     top = result["tokens"][-1]["top"]
     assert top[0]["concept"] == meta_concepts(package)[int(expected.argmax())]
     assert top[0]["score"] == pytest.approx(float(expected.max()), rel=1e-3)
-    assert "<table>" in (finished_run / "heat.html").read_text()
+    assert "<table>" in (tmp_path / "heat.html").read_text()
     assert read.main(args + ["--last", "--format", "tsv"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split("\t") == ["text", "layer", "position", "token", "rank", "concept", "score"]
@@ -152,16 +102,17 @@ def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, cap
     assert read.main(["--readout", str(package), "--text", "x", "--layer", "0"]) == 2
 
 
-def test_a_reading_template_is_used_for_training_and_evaluation_and_recorded(tmp_path_factory, tiny_model_dir, capsys):
+def test_a_reading_template_is_used_for_training_and_evaluation_and_recorded(finished_copy, tiny_model_dir, capsys):
     import pandas as pd
 
     from amygdala_readout import read
     from amygdala_readout.package import Readout
 
     template = "The bus arrived . {text} The passengers"
-    run = run_in_new_workdir(
-        tmp_path_factory, tiny_model_dir, methods=["pooled"], template=template, read_at="sentence_ends"
-    )
+    run = finished_copy
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump(config | {"template": template, "read_at": "sentence_ends"}))
+    run_snakemake(run)
     package = run / "results" / "readout" / "pooled"
     meta = json.loads((package / "readout.json").read_text())
     assert meta["template"] == template and meta["read_at"] == "sentence_ends"
@@ -320,7 +271,7 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
         triage = pd.read_csv(quality / method / "triage.tsv", sep="\t")
         assert sorted(triage.concept) == sorted(report["concepts"])
         for figure in ("concept_cosines.png", "head_selectivity.png", "heldout_confusion.png"):
-            assert (quality / method / figure).stat().st_size > 1000, figure
+            assert_figure(quality / method / figure)
     assert (
         len(
             json.loads((quality / "subspace" / "quality.json").read_text())["concepts"]["fear"]["layers"]["2"][
@@ -337,7 +288,7 @@ def test_quality_report_and_heldout_accuracy_cover_every_concept_and_layer(finis
     assert set(heldout.n_scored) == {10} and set(heldout.chance_top1) == {0.25}
     # each accuracy is a count of the n_scored texts, and a top-1 hit is also a top-5 hit
     assert ((heldout.top1 * heldout.n_scored).round(6) % 1 == 0).all() and (heldout.top5 >= heldout.top1).all()
-    assert (quality / "subspace" / "eigenvalues.png").stat().st_size > 1000
+    assert_figure(quality / "subspace" / "eigenvalues.png")
 
 
 def _is_float(value, nullable=False):
@@ -427,7 +378,7 @@ def test_each_package_carries_a_quality_json_in_the_trainers_layout(finished_run
 def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished_run):
     import pandas as pd
 
-    from amygdala_readout.evaluate import choose_readout
+    from amygdala_readout.selection import choose_readout
 
     results = finished_run / "results"
     metrics = pd.concat(
@@ -450,20 +401,20 @@ def test_best_package_is_the_method_that_reads_the_evaluation_sets_best(finished
     assert meta["read_at"] == "last_token" and meta["template"] is None
 
 
-def test_html_report_holds_the_quality_figures(finished_run):
-    run_snakemake(finished_run, "--report", "report.html")
-    html = (finished_run / "report.html").read_text()
+def test_html_report_holds_the_quality_figures(finished_run_copy):
+    run_snakemake(finished_run_copy, "--report", "report.html")
+    html = (finished_run_copy / "report.html").read_text()
     for needle in ("Held-out accuracy", "Quality", "triage.tsv", "concept_cosines.png", "eigenvalues.png"):
         assert needle in html, needle
 
 
-def test_rerun_has_nothing_to_do(finished_run):
-    assert scheduled(run_snakemake(finished_run, "-n").stdout) == {}
+def test_rerun_has_nothing_to_do(finished_run_copy):
+    assert scheduled(run_snakemake(finished_run_copy, "-n").stdout) == {}
 
 
-def test_touching_a_story_reruns_nothing(finished_run):
-    (finished_run / "corpus" / "stories" / "fear.txt").touch()
-    assert scheduled(run_snakemake(finished_run, "-n").stdout) == {}
+def test_touching_a_story_reruns_nothing(finished_run_copy):
+    (finished_run_copy / "corpus" / "stories" / "fear.txt").touch()
+    assert scheduled(run_snakemake(finished_run_copy, "-n").stdout) == {}
 
 
 def shard_mtimes(workdir):
@@ -502,14 +453,14 @@ def dry_run(workdir, **kwargs):
 
 
 def test_deleting_a_story_reruns_its_shard_and_drops_it(edited_run):
-    (edited_run / "corpus" / "stories" / "sadness" / "story_3.txt").unlink()
+    (edited_run / "corpus" / "stories" / "sadness" / "story_2.txt").unlink()
     counts = dry_run(edited_run)
     assert counts["extract_activations"] == 1  # the shard's contents changed: it holds one text less
     assert {"validate_corpus", "fit_directions", "package_readout"} <= set(counts)
     run_snakemake(edited_run)
     meta = json.loads((edited_run / "results" / "readout" / "pooled" / "readout.json").read_text())
     texts = (edited_run / "results" / "corpus" / "texts.tsv").read_text()
-    assert meta["corpus"]["n_texts"] == 11 and "story_3.txt" not in texts
+    assert meta["corpus"]["n_texts"] == 10 and "sadness/story_2.txt" not in texts
     assert dry_run(edited_run) == {}
 
 
@@ -522,27 +473,27 @@ def test_adding_a_concept_reruns_one_extraction(edited_run):
     assert "awe" in meta_concepts(edited_run / "results" / "readout" / "pooled")
 
 
-def test_config_changes_rerun_extraction_only_when_they_change_it(finished_run):
-    config_path = finished_run / "config.yaml"
+def test_config_changes_rerun_extraction_only_when_they_change_it(finished_run_copy):
+    config_path = finished_run_copy / "config.yaml"
     config = yaml.safe_load(config_path.read_text())
     config_path.write_text(yaml.safe_dump(config | {"min_words": 3}))
-    counts = dry_run(finished_run)
-    assert counts == dry_run(finished_run)  # canonical params: two dry runs agree
+    counts = dry_run(finished_run_copy)
+    assert counts == dry_run(finished_run_copy)  # canonical params: two dry runs agree
     assert "validate_corpus" in counts and "extract_activations" not in counts
     config_path.write_text(yaml.safe_dump(config | {"max_length": 64}))
-    counts = dry_run(finished_run)
+    counts = dry_run(finished_run_copy)
     assert counts["extract_activations"] == 3 and counts["extract_evaluation"] == 1
     config_path.write_text(yaml.safe_dump(config | {"read_at": "all_tokens"}))  # captured in the same pass
-    counts = dry_run(finished_run)
+    counts = dry_run(finished_run_copy)
     assert "extract_activations" not in counts and {"fit_directions", "heldout_accuracy"} <= set(counts)
     config_path.write_text(yaml.safe_dump(config | {"template": "Text: {text} The emotion is"}))
-    counts = dry_run(finished_run)
+    counts = dry_run(finished_run_copy)
     assert counts["extract_activations"] == 3 and counts["extract_evaluation"] == 1
     config_path.write_text(yaml.safe_dump(config))
-    assert dry_run(finished_run) == {}
+    assert dry_run(finished_run_copy) == {}
 
 
-def test_library_changes_rerun_the_rules_that_use_them(finished_run, tmp_path):
+def test_library_changes_rerun_the_rules_that_use_them(finished_run_copy, tmp_path):
     import os
     import shutil
 
@@ -551,11 +502,11 @@ def test_library_changes_rerun_the_rules_that_use_them(finished_run, tmp_path):
     library = tmp_path / "src"
     shutil.copytree(REPO / "src" / "amygdala_readout", library / "amygdala_readout")
     env = dict(os.environ, PYTHONPATH=str(library))
-    assert dry_run(finished_run, env=env) == {}  # the same code, found elsewhere
+    assert dry_run(finished_run_copy, env=env) == {}  # the same code, found elsewhere
     with (library / "amygdala_readout" / "directions.py").open("a") as handle:
         handle.write("\n# a change to the maths\n")
-    counts = dry_run(finished_run, env=env)
+    counts = dry_run(finished_run_copy, env=env)
     assert "fit_directions" in counts and "extract_activations" not in counts
     with (library / "amygdala_readout" / "extract.py").open("a") as handle:
         handle.write("\n# a change to extraction\n")
-    assert dry_run(finished_run, env=env)["extract_activations"] == 3
+    assert dry_run(finished_run_copy, env=env)["extract_activations"] == 3

@@ -71,9 +71,9 @@ class ValidatedCorpus:
     concepts: pd.DataFrame  # concept, n_positives, status
     registers: pd.DataFrame = None  # concept, register, n_texts
     warnings: list[str] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)  # not stories: hidden and editor files
+    ignored: dict[str, str] = field(default_factory=dict)  # path -> why it is not read as a story
     skipped: list[str] = field(default_factory=list)  # stories that were empty
-    digest: str = ""  # Scan.digest() of what was read
+    scan: Scan | None = None  # what was read
 
 
 def is_ignored_name(name: str) -> bool:
@@ -309,15 +309,11 @@ def near_duplicates(items: list[tuple[str, str, str]], threshold: float) -> list
     return pairs
 
 
-def texts_digest(texts: dict[str, str]) -> str:
-    """Hash of files' paths and normalised texts ({path: text})."""
-    return hashlib.sha256(repr(sorted((p, text_id(t)) for p, t in texts.items())).encode()).hexdigest()[:16]
-
-
 @dataclass
 class Scan:
     """What the workflow learns about the corpus while it parses: each story file's normalised text
-    ("" when empty) and the concept table. Enough for content hashes; the checks are ``validate``'s."""
+    ("" when empty) and the concept table. Enough for content hashes (``digests.corpus_digest``); the
+    checks are ``validate``'s."""
 
     root: Path
     sources: list[Source]
@@ -328,16 +324,6 @@ class Scan:
 
     def text_ids(self) -> dict[str, str]:
         return {path: text_id(text) for path, text in self.texts.items()}
-
-    def shard_digest(self, shard: int, n_shards: int) -> str:
-        """Hash of one shard's files and contents: changes exactly when that shard must be re-extracted."""
-        return texts_digest({p: t for p, t in self.texts.items() if shard_of(p, n_shards) == shard})
-
-    def digest(self) -> str:
-        """Hash of every story file's path and content, and of the concept table."""
-        digest = hashlib.sha256(repr(sorted(self.text_ids().items())).encode())
-        digest.update(self.table_bytes)
-        return digest.hexdigest()[:16]
 
 
 def unread_warnings(found: Scan) -> list[str]:
@@ -502,7 +488,7 @@ def validate(
                 f"{thin_texts} in {thin_registers}; write more, in other registers (amygdala_stories/README.md)"
             )
     result.registers = registers
-    result.digest = found.digest()
+    result.scan = found
     return result
 
 

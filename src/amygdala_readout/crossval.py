@@ -155,15 +155,3 @@ def heldout_tables(method: str, predictions: dict[int, pd.DataFrame]) -> Heldout
     best = int(centred.layer[centred.top1.fillna(-1).idxmax()])
     long = pd.concat([m.stack().rename("count").reset_index().assign(layer=layer) for layer, m in confusions.items()])
     return HeldoutTables(accuracy, confusions, long[["layer", "concept", "predicted", "count"]], best)
-
-
-def choose_method(table: pd.DataFrame, simplest_first: tuple[str, ...]) -> tuple[str, dict[str, float]]:
-    """The method with the best mean held-out top-1 accuracy (centred scores) over the layers of
-    ``table`` (heldout_accuracy.tsv); a tie goes to the method earlier in ``simplest_first``.
-    Returns (method, {method: mean top-1}) in that order."""
-    centred = table[table.scoring == "centred"]
-    means = centred.groupby("method").top1.mean()
-    order = sorted(means.index, key=simplest_first.index)
-    means = {m: float(means[m]) for m in order}
-    best = max(means.values())
-    return next(m for m in order if np.isclose(means[m], best, rtol=0, atol=1e-9)), means

@@ -1,4 +1,5 @@
-"""Content hashes the workflow decides reruns by: of files, and of the library code a script runs.
+"""Content hashes the workflow decides reruns by: of files, of the corpus and each shard of it, and of
+the library code a script runs.
 
 A rule's result depends on its script and on every library module that script imports, directly or
 through other modules. Snakemake notices an edited script but not the code it imports, so the workflow
@@ -11,6 +12,8 @@ from __future__ import annotations
 import ast
 import hashlib
 from pathlib import Path
+
+from .corpus import Scan, shard_of, text_id
 
 PACKAGE = __name__.rsplit(".", 1)[0]
 LIBRARY = Path(__file__).parent
@@ -29,7 +32,7 @@ def _imported_modules(source: str, current: str | None, library: Path) -> set[st
             elif node.module == PACKAGE:
                 base = ""
             elif (node.module or "").startswith(PACKAGE + "."):
-                base = node.module[len(PACKAGE) + 1 :]
+                base = (node.module or "")[len(PACKAGE) + 1 :]
             else:
                 continue
             names = [base] if base else [alias.name for alias in node.names]
@@ -70,3 +73,20 @@ def code_digest(script: str | Path, library: str | Path = LIBRARY) -> str:
 def file_digest(path: str | Path) -> str:
     """Hash of a file's bytes (a data file the workflow reads; small enough to read whole)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def texts_digest(texts: dict[str, str]) -> str:
+    """Hash of files' paths and normalised texts ({path: text})."""
+    return hashlib.sha256(repr(sorted((p, text_id(t)) for p, t in texts.items())).encode()).hexdigest()[:16]
+
+
+def shard_digest(scan: Scan, shard: int, n_shards: int) -> str:
+    """Hash of one shard's files and contents: changes exactly when that shard must be re-extracted."""
+    return texts_digest({p: t for p, t in scan.texts.items() if shard_of(p, n_shards) == shard})
+
+
+def corpus_digest(scan: Scan) -> str:
+    """Hash of every story file's path and content, and of the concept table."""
+    digest = hashlib.sha256(repr(sorted(scan.text_ids().items())).encode())
+    digest.update(scan.table_bytes)
+    return digest.hexdigest()[:16]

@@ -3,6 +3,8 @@ The registry that names them and calls them is ``methods``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import sklearn
 from sklearn.linear_model import LogisticRegression
@@ -27,7 +29,7 @@ def pooled(activations: np.ndarray, labels: list[str], concepts: list[str]) -> n
 
 
 def paired_centered(
-    activations: np.ndarray, labels: list[str], concepts: list[str], scenarios: list[str]
+    activations: np.ndarray, labels: list[str], concepts: list[str], scenarios: Sequence[str] | None
 ) -> np.ndarray:
     """Context-agnostic directions (after Wang et al. 2025, "Do LLMs feel? Emotion circuits discovery
     and control", arXiv 2510.11328): the pooled difference of means, after each text is centred on the
@@ -53,17 +55,19 @@ def paired_centered(
     Returns (n_concepts, hidden) unit rows.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    scenarios = per_text(
+    scenario_of = per_text(
         scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)", "paired_centered"
     )
     centred = np.empty_like(acts)
-    for scenario in set(scenarios):  # "" = the unpaired stories, centred on their own mean
-        rows = scenarios == scenario
+    for scenario in set(scenario_of):  # "" = the unpaired stories, centred on their own mean
+        rows = scenario_of == scenario
         centred[rows] = acts[rows] - acts[rows].mean(axis=0)
     return pooled(centred, labels, concepts)
 
 
-def matched_negatives(activations: np.ndarray, labels: list[str], concept: str, scenarios: list[str]) -> np.ndarray:
+def matched_negatives(
+    activations: np.ndarray, labels: list[str], concept: str, scenarios: Sequence[str] | np.ndarray
+) -> np.ndarray:
     """(n_positives, hidden): the matched negative of each positive of ``concept``, in text order.
 
     - a framing in paired scenario s: the mean of s's baselines (texts of s labelled ""); if s has no
@@ -77,16 +81,16 @@ def matched_negatives(activations: np.ndarray, labels: list[str], concept: str, 
     """
     acts = np.asarray(activations, dtype=np.float64)
     labels_arr = np.asarray(labels, dtype=object)
-    scenarios = np.asarray(scenarios, dtype=object)
+    scenario_of = np.asarray(scenarios, dtype=object)
     negative = labels_arr != concept
-    fallback = negative & (scenarios == "")
+    fallback = negative & (scenario_of == "")
     unpaired_match = acts[fallback if fallback.any() else negative].mean(axis=0)
     matched = []
     for j in np.flatnonzero(~negative):
-        scenario = scenarios[j]
+        scenario = scenario_of[j]
         rows = None
         if scenario:
-            same = scenarios == scenario
+            same = scenario_of == scenario
             for candidate in (same & (labels_arr == ""), same & negative):
                 if candidate.any():
                     rows = candidate
@@ -95,7 +99,7 @@ def matched_negatives(activations: np.ndarray, labels: list[str], concept: str, 
     return np.stack(matched)
 
 
-def pca(activations: np.ndarray, labels: list[str], concepts: list[str], scenarios: list[str]) -> np.ndarray:
+def pca(activations: np.ndarray, labels: list[str], concepts: list[str], scenarios: Sequence[str] | None) -> np.ndarray:
     """First principal component of each concept's (positive - matched negative) differences, in the
     style of RepE (Zou et al. 2023) and repeng's ``pca_diff``.
 
@@ -114,11 +118,11 @@ def pca(activations: np.ndarray, labels: list[str], concepts: list[str], scenari
     nothing at all. So the differences are not centred here. Float64; (n_concepts, hidden) unit rows.
     """
     acts = np.asarray(activations, dtype=np.float64)
-    scenarios = per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)", "pca")
+    scenario_of = per_text(scenarios, len(acts), "scenarios (paired scenario per text, '' for a single story)", "pca")
     masks = checked_masks(labels, concepts)
     rows = []
     for concept, mask in zip(concepts, masks):
-        diffs = acts[mask] - matched_negatives(acts, labels, concept, scenarios)
+        diffs = acts[mask] - matched_negatives(acts, labels, concept, scenario_of)
         _, singular, vt = np.linalg.svd(diffs, full_matrices=False)
         if singular[0] == 0:
             raise ValueError(f"{concept!r}: every positive equals its matched negative")
@@ -195,7 +199,7 @@ def probe_c_scores(
     activations: np.ndarray,
     labels: list[str],
     concepts: list[str],
-    groups: list[str],
+    groups: Sequence[str] | None,
     c_grid=PROBE_C_GRID,
     n_folds: int = PROBE_FOLDS,
 ) -> np.ndarray:
@@ -212,15 +216,15 @@ def probe_c_scores(
     acts = np.asarray(activations, dtype=np.float64)
     if not np.all(np.isfinite(acts)):
         raise ValueError("activations are not all finite")
-    groups = per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
+    group_of = per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
     masks = checked_masks(labels, concepts)
     c_grid = np.asarray(c_grid, dtype=np.float64)
     order = np.argsort(c_grid)  # ascending, so each fit warm-starts from the more regularised one
-    aucs = [[] for _ in c_grid]
-    n_splits = min(n_folds, len(set(groups)))
+    aucs: list[list[float]] = [[] for _ in c_grid]
+    n_splits = min(n_folds, len(set(group_of)))
     if n_splits < 2:
         return np.full(len(c_grid), np.nan)
-    for train, test in GroupKFold(n_splits=n_splits).split(acts, groups=groups):
+    for train, test in GroupKFold(n_splits=n_splits).split(acts, groups=group_of):
         measurable = [m for m in masks if 0 < m[train].sum() < len(train) and 0 < m[test].sum() < len(test)]
         if not measurable:
             continue
@@ -251,7 +255,7 @@ def probe(
     activations: np.ndarray,
     labels: list[str],
     concepts: list[str],
-    groups: list[str],
+    groups: Sequence[str] | None,
     *,
     c_grid=PROBE_C_GRID,
     n_folds: int = PROBE_FOLDS,
@@ -276,9 +280,9 @@ def probe(
     Returns (directions (n_concepts, hidden) unit rows, bias (n_concepts,), chosen C).
     """
     acts = np.asarray(activations, dtype=np.float64)
-    groups = per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
+    group_of = per_text(groups, len(acts), "groups (cross-validation group per text)", "probe")
     masks = checked_masks(labels, concepts)
-    c = choose_c(probe_c_scores(acts, labels, concepts, groups, c_grid, n_folds), c_grid)
+    c = choose_c(probe_c_scores(acts, labels, concepts, list(group_of), c_grid, n_folds), c_grid)
     scaler, basis, coords = _standardised_span(acts)
     weights, intercepts = [], []
     with _quick_sklearn():

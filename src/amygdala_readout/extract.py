@@ -164,14 +164,14 @@ class Activations:
     all_tokens, sentence_ends: (n_texts, hidden) means over the text's tokens / its sentence ends.
     head_inputs: (n_texts, n_heads * head_dim) input of the attention output projection at the last
         token (empty when the architecture has no recognisable projection).
-    subspaces: per text, its ``text_subspace`` (k_i, hidden), when asked for.
+    subspaces: per text, its ``text_subspace`` (k_i, hidden), when asked for (None until its batch is read).
     """
 
     last_token: dict[int, torch.Tensor]
     all_tokens: dict[int, torch.Tensor] = field(default_factory=dict)
     sentence_ends: dict[int, torch.Tensor] = field(default_factory=dict)
     head_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
-    subspaces: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+    subspaces: dict[int, list[torch.Tensor | None]] = field(default_factory=dict)
 
 
 class ExtractionError(UserError):

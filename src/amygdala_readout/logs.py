@@ -12,7 +12,7 @@ from .errors import UserError
 @contextmanager
 def job_logging(log_path: str):
     """Send log records to ``log_path`` and stderr; a UserError ends the job with its one-line message."""
-    handlers = [logging.FileHandler(log_path, mode="w"), logging.StreamHandler(sys.stderr)]
+    handlers: list[logging.Handler] = [logging.FileHandler(log_path, mode="w"), logging.StreamHandler(sys.stderr)]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
     logging.captureWarnings(True)
     log = logging.getLogger("amygdala_readout")

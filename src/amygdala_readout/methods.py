@@ -142,6 +142,8 @@ def _lda(t: TrainingSet) -> Fitted:
 def _subspace(t: TrainingSet) -> Fitted:
     from .subspace import subspace
 
+    if t.bases is None:
+        raise ValueError("method 'subspace' needs bases (each text's token subspace)")
     # only the eigenpairs the directions use when no one reads the spectra
     directions, eigenvalues = subspace(
         t.activations, t.bases, t.labels, t.concepts, eigen_k=t.eigen_k, n_eigenvalues=1 if t.directions_only else None

@@ -42,3 +42,24 @@ def label_accuracy(scores: np.ndarray, truth: list[str], names: list[str], k: in
         "recall": {name: float(r) for name, r in recall.items()},
         "confusion": table,
     }
+
+
+def bootstrap_interval(metric, n: int, reps: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """The 95% percentile interval of ``metric(rows)`` over ``reps`` resamples (with replacement) of
+    ``n`` rows: ``metric`` takes an index array and returns a float."""
+    rng = np.random.default_rng(seed)
+    values = [metric(rng.integers(0, n, n)) for _ in range(reps)]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def stratified_halves(labels: list[str], seed: int = 0) -> np.ndarray:
+    """A fixed split of rows into two halves (0 and 1), each label's rows shuffled and dealt
+    alternately, so both halves hold every label (the first half one more where a label's count is odd)."""
+    rng = np.random.default_rng(seed)
+    label_of = np.asarray(labels)
+    half = np.empty(len(label_of), dtype=int)
+    for label in sorted(set(labels)):
+        rows = rng.permutation(np.flatnonzero(label_of == label))
+        half[rows] = np.arange(len(rows)) % 2
+    return half

@@ -18,7 +18,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from .architectures import find_decoder_layers
 from .errors import UserError
@@ -135,8 +135,9 @@ def _dequantize_gguf(gguf_path: Path, out_dir: Path, trust_remote_code: bool) ->
     model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), dtype=torch.float32, **where)
     # transformers de-quantizes GGUF on load but keeps the quantizer, which refuses to save; the
     # weights are plain floats, so drop it.
-    if getattr(model, "hf_quantizer", None) is not None:
-        model.hf_quantizer.remove_quantization_config(model)
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
 
@@ -154,13 +155,13 @@ def read_config(kind: str, source: str | Path, trust_remote_code: bool = False):
     from huggingface_hub.errors import RepositoryNotFoundError
     from transformers import AutoConfig
 
-    source = Path(source) if kind != "hub" else source
-    if kind == "local" and not (source / "config.json").is_file():
-        raise ModelError(f"{source}: no loadable model config (config.json) there; fix `model:` in config.yaml")
+    path = Path(source)
+    if kind == "local" and not (path / "config.json").is_file():
+        raise ModelError(f"{path}: no loadable model config (config.json) there; fix `model:` in config.yaml")
     try:
         if kind in ("packaged", "gguf"):
-            return AutoConfig.from_pretrained(str(source.parent), gguf_file=source.name)
-        return AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+            return AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
+        return AutoConfig.from_pretrained(path if kind != "hub" else source, trust_remote_code=trust_remote_code)
     except RepositoryNotFoundError:
         raise ModelError(f"model {source!r} does not exist on the Hugging Face Hub (or is private)") from None
     except OSError:
@@ -370,8 +371,12 @@ def load(
     if n_blocks is not None:
         report.addFilter(quiet)
     try:
-        model, info = AutoModelForCausalLM.from_pretrained(
-            load_path, config=config, dtype=dtype, trust_remote_code=trust_remote_code, output_loading_info=True
+        # with output_loading_info, transformers returns (model, info); its annotation says model only
+        model, info = cast(
+            tuple[Any, dict],
+            AutoModelForCausalLM.from_pretrained(
+                load_path, config=config, dtype=dtype, trust_remote_code=trust_remote_code, output_loading_info=True
+            ),
         )
     finally:
         report.removeFilter(quiet)

@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .errors import UserError
+from .masks import unit_rows
 from .store import save_tensors, write_json
 
 CONTRACT_KEYS = ("concepts", "layers", "hidden_size", "dtype")
@@ -42,12 +43,11 @@ def write_package(
     hidden = int(vectors[layers[0]].shape[1])
     tensors = {}
     for layer in layers:
-        rows = np.asarray(vectors[layer], dtype=np.float64)
-        rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
-        tensors[f"layer_{layer}.vectors"] = torch.from_numpy(rows).to(torch.float16)
-        tensors[f"layer_{layer}.center"] = torch.from_numpy(np.asarray(centers[layer], dtype=np.float32))
+        rows = unit_rows(np.asarray(vectors[layer], dtype=np.float64))
+        tensors[f"layer_{layer}.vectors"] = rows.astype(np.float16)
+        tensors[f"layer_{layer}.center"] = np.asarray(centers[layer], dtype=np.float32)
         if biases:
-            tensors[f"layer_{layer}.bias"] = torch.from_numpy(np.asarray(biases[layer], dtype=np.float32))
+            tensors[f"layer_{layer}.bias"] = np.asarray(biases[layer], dtype=np.float32)
     meta = {
         "concepts": list(concepts),
         "layers": layers,

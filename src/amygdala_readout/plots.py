@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .masks import unit_rows
+
 
 def _pyplot():
     import matplotlib
@@ -32,7 +34,7 @@ def cluster_order(directions: np.ndarray) -> np.ndarray:
 
     if len(directions) < 3:
         return np.arange(len(directions))
-    unit = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    unit = unit_rows(directions)
     distance = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
     return leaves_list(linkage(squareform(distance, checks=False), method="average"))

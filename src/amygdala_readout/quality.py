@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from .masks import positive_masks
+from .masks import positive_masks, unit_rows
 
 # --- thresholds and sizes ----------------------------------------------------------------------------
 
@@ -138,14 +138,14 @@ def neuron_cosines(directions: np.ndarray, down_proj: np.ndarray) -> np.ndarray:
     """
     columns = np.asarray(down_proj, dtype=np.float64)
     norms = np.linalg.norm(columns, axis=0)
-    unit = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    unit = unit_rows(directions)
     dots = unit @ columns
     return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
 
 
 def direction_cosines(directions: np.ndarray) -> np.ndarray:
     """(n_concepts, n_concepts) cosine between every pair of directions."""
-    unit = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    unit = unit_rows(directions)
     return unit @ unit.T
 
 
@@ -187,20 +187,25 @@ def head_scores(head_inputs: np.ndarray, o_proj: np.ndarray, n_heads: int, direc
     return (head_inputs * through).reshape(n_texts, n_heads, width // n_heads).sum(axis=2)
 
 
-def _check_heads(head_inputs: np.ndarray, o_proj: np.ndarray | None, n_heads: int | None, hidden: int) -> None:
+def _check_heads(
+    head_inputs: np.ndarray, o_proj: np.ndarray | None, n_heads: int | None, hidden: int
+) -> tuple[np.ndarray, int]:
+    """``o_proj`` and ``n_heads``, checked to fit ``head_inputs``."""
     if o_proj is None or n_heads is None:
         raise ValueError("head_inputs needs o_proj and n_heads as well")
+    o_proj = np.asarray(o_proj, dtype=np.float64)
     width = head_inputs.shape[1]
     if n_heads <= 0 or width % n_heads:
         raise ValueError(f"head_inputs has {width} columns, not a multiple of n_heads={n_heads}")
     if o_proj.shape != (hidden, width):
         raise ValueError(f"o_proj has shape {o_proj.shape}; expected (hidden, n_heads*head_dim) = {(hidden, width)}")
+    return o_proj, n_heads
 
 
 def head_selectivity(
     head_inputs: np.ndarray,
-    o_proj: np.ndarray,
-    n_heads: int,
+    o_proj: np.ndarray | None,
+    n_heads: int | None,
     labels: Sequence[str],
     concepts: Sequence[str],
     directions: np.ndarray,
@@ -215,9 +220,8 @@ def head_selectivity(
     (n_pos + n_neg < 3); both are NaN for a concept with no positives or no negatives.
     """
     inputs = np.asarray(head_inputs, dtype=np.float64)
-    o_proj = np.asarray(o_proj, dtype=np.float64)
     directions = np.asarray(directions, dtype=np.float64)
-    _check_heads(inputs, o_proj, n_heads, directions.shape[1])
+    o_proj, n_heads = _check_heads(inputs, o_proj, n_heads, directions.shape[1])
     masks = positive_masks(list(labels), list(concepts))
     selectivity = np.full((len(concepts), n_heads), np.nan)
     contribution = np.full((len(concepts), n_heads), np.nan)
@@ -404,14 +408,14 @@ def triage(metrics: Mapping) -> tuple[str, str]:
 # --- report ------------------------------------------------------------------------------------------
 
 
-def _plain(value):
+def plain(value):
     """A JSON-ready copy: numpy scalars/arrays to Python, tuples to lists, NaN/inf to None."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return plain(value.tolist())
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):
@@ -446,7 +450,7 @@ def quality_report(
             "outlier_stories": [] if middle is None else middle.get("outlier_stories", []),
             "layers": {str(layer): per_layer[layer][concept] for layer in layers if concept in per_layer[layer]},
         }
-    return _plain(
+    return plain(
         {"method": method, "layers": layers, "middle_layer": middle_layer, "notes": list(notes), "concepts": entries}
     )
 
@@ -480,74 +484,3 @@ def triage_table(report: Mapping) -> pd.DataFrame:
     rank = {label: i for i, label in enumerate(TRIAGE_LABELS)}
     order = sorted(range(len(table)), key=lambda i: (rank.get(table.triage[i], len(rank)), table.concept[i]))
     return table.iloc[order].reset_index(drop=True)
-
-
-# --- the trainer's layout ----------------------------------------------------------------------------
-
-
-def _pairs(items, *keys):
-    return None if items is None else [[item[k] for k in keys] for item in items]
-
-
-def seed_quality(report: Mapping, texts: Mapping[str, str], head_dims: Mapping[int, tuple[int, int]]) -> dict:
-    """``report`` (:func:`quality_report`) in the layout and key names of the quality.json that the
-    trainer we replace writes (``shared/seed_quality_schema.md``), so that scripts written for it keep
-    reading ours. The values are this project's measures under its names: ``top_heads`` rows are
-    [head, |contribution|, selectivity (Cohen's d)], ``head_concentration`` is max / sum of the heads'
-    |contribution|, ``outlier_stories`` and ``nearest_concepts`` are taken at the report's middle layer
-    (as the trainer does). ``texts``: story text by source path (the trainer lists outliers by their
-    text); ``head_dims``: {layer: (n_heads, head_dim)} of the layers with a per-head analysis.
-    """
-    middle = str(report["middle_layer"])
-    result = {}
-    for concept, entry in report["concepts"].items():
-        layers = entry["layers"]
-        per_layer, per_head, eigenvalues, combination = {}, {}, {}, {}
-        for layer, m in layers.items():
-            projection = m.get("story_projection") or {}
-            alignment = m.get("story_alignment") or {}
-            best = m.get("best_neuron") or {}
-            per_layer[layer] = {
-                # always three, as the trainer's: n centred positives span n - 1 dimensions, the rest is 0
-                "top3_variance_ratios": (m.get("top3_variance_ratios") or [])
-                + [0.0] * (N_VARIANCE_PCS - len(m.get("top3_variance_ratios") or [])),
-                "first_pc_variance_ratio": m.get("first_pc_ratio"),
-                **{f"story_projection_{k}": projection.get(k) for k in ("mean", "std", "min", "max")},
-                **{f"story_alignment_{k}": alignment.get(k) for k in ("mean", "std")},
-                "best_neuron_idx": best.get("index"),
-                "best_neuron_cosine": best.get("cosine"),
-                "top5_neurons": _pairs(m.get("top5_neurons"), "index", "cosine"),
-            }
-            if m.get("top_heads") is not None and int(layer) in head_dims:
-                n_heads, head_dim = head_dims[int(layer)]
-                per_head[layer] = {
-                    "n_heads": n_heads,
-                    "head_dim": head_dim,
-                    "top_heads": [[h["head"], abs(h["contribution"]), h["selectivity"]] for h in m["top_heads"]],
-                    "head_concentration": m.get("head_concentration"),
-                }
-            if m.get("subspace_eigenvalues") is not None:
-                eigenvalues[layer] = m["subspace_eigenvalues"]
-            if m.get("ridge") is not None:
-                ridge = m["ridge"]
-                combination[layer] = {
-                    "r_squared": ridge["r2"],
-                    "residual_norm": ridge["residual_norm"],
-                    "top_contributors": _pairs(ridge["top_contributors"], "concept", "coefficient"),
-                }
-        at_middle = layers.get(middle, {})
-        seed = {
-            "n_positive_stories": at_middle.get("n_positives", next(iter(layers.values()), {}).get("n_positives")),
-            "per_layer": per_layer,
-            "outlier_stories": [
-                [texts.get(o["source"], o["source"]), o["alignment"]] for o in entry["outlier_stories"]
-            ],
-            "nearest_concepts": _pairs(at_middle.get("nearest_concepts"), "concept", "cosine") or [],
-        }
-        if per_head:
-            seed["per_head"] = per_head
-        if eigenvalues:
-            seed["subspace_eigvals"] = eigenvalues
-        seed["linear_combination"] = combination
-        result[concept] = seed
-    return _plain(result)

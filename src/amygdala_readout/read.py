@@ -241,7 +241,7 @@ def model_folder(asked: str | None, meta: dict, package_json: Path) -> Path:
         raise UserError(
             f"{package_json} records no model folder; pass --model with the model the package was fitted on"
         )
-    folder = Path(asked or recorded).expanduser()
+    folder = Path(str(asked or recorded)).expanduser()
     if not folder.is_dir():
         where = "--model" if asked else f"the model folder recorded in {package_json}"
         raise UserError(f"{folder}: {where} does not exist; pass --model with the model the package was fitted on")

@@ -1,18 +1,20 @@
-"""Files on disk: atomic writes, activation shards, one method's fitted directions, and the layer list."""
+"""Files on disk: atomic writes, activation shards, one method's fitted directions, and the layer list.
+
+Light jobs (validation, layers, selection, summaries) use this module: it imports torch only where a
+caller hands it torch tensors (extraction's shards), so that those jobs start without it."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from .errors import UserError
 
@@ -44,8 +46,17 @@ def write_tsv(path: str | Path, table) -> None:
     atomic_write(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata))
+def save_tensors(path: str | Path, tensors: Mapping[str, Any], metadata: dict[str, str] | None = None) -> None:
+    """A safetensors file of numpy arrays (written without torch) or of torch tensors."""
+    if all(isinstance(value, np.ndarray) for value in tensors.values()):
+        from safetensors.numpy import save_file as save_arrays
+
+        arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+        atomic_write(path, lambda tmp: save_arrays(arrays, tmp, metadata))
+    else:
+        from safetensors.torch import save_file
+
+        atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata))
 
 
 def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
@@ -58,6 +69,8 @@ def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
     Bases are orthonormal rows, for which float16 (half the disk of float32) is ample: tests check that
     directions fitted from them match float32 ones to cosine 0.9999.
     """
+    import torch
+
     tensors = {}
     for layer, last in acts.last_token.items():
         tensors[f"layer_{layer}.last_token"] = last.float()
@@ -89,7 +102,7 @@ def _gather(
                     continue
                 for layer in layers:
                     name = f"layer_{layer}.{part}"
-                    if name not in handle:
+                    if name not in handle.keys():
                         raise UserError(
                             f"{path}: no {part} activations for layer {layer} (written by an older version or "
                             "other settings); rerun with --forcerun extract_activations"
@@ -188,7 +201,7 @@ def save_directions(path: str | Path, fitted: Directions) -> None:
         ("eigenvalues", fitted.eigenvalues),
     ):
         for layer, values in per_layer.items():
-            tensors[f"layer_{layer}.{name}"] = torch.as_tensor(np.asarray(values)).float()
+            tensors[f"layer_{layer}.{name}"] = np.asarray(values, dtype=np.float32)
     meta = {
         "concepts": json.dumps(fitted.concepts),
         "layers": json.dumps(fitted.layers),

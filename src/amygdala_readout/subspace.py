@@ -78,7 +78,7 @@ class _ConceptMatrices:
     def __init__(self, coords: list[np.ndarray]):
         stacked = np.concatenate(coords, axis=0)
         self.total = stacked.T @ stacked
-        self._total_eig = None
+        self._total_eig: tuple[np.ndarray, np.ndarray] | None = None
 
     def matrix(self, pos: np.ndarray, n_pos: int, n_neg: int):
         """(dense matrix or LinearOperator, matrix that maps its eigenvectors back, or None)."""
@@ -87,7 +87,8 @@ class _ConceptMatrices:
         if 2 * pos.shape[0] >= dim:
             return a * (pos.T @ pos) - b * self.total, None
         if self._total_eig is None:
-            self._total_eig = np.linalg.eigh(self.total)
+            values, vectors = np.linalg.eigh(self.total)
+            self._total_eig = (values, vectors)
         t_values, t_vectors = self._total_eig
         low_rank = pos @ t_vectors
         operator = scipy.sparse.linalg.LinearOperator(
