@@ -52,6 +52,12 @@ BENCHMARKS = {
     ),
     "subspace_speed": subspace_speed,
     "yardstick": lambda: run(str(BENCH / "yardstick.py"), "--sweep", "--template"),
+    # after workflow_timing: it scores that default run's packages
+    "yardstick_report": lambda: run(
+        str(BENCH / "yardstick.py"),
+        "--packages",
+        *(str(WORKFLOW_DIR / "results" / "readout" / name) for name in ("best", "pooled", "lda")),
+    ),
     "dry_run_scale": lambda: run(str(BENCH / "dry_run_scale.py")),
     # after workflow_timing: it projects extraction time from that run's logs
     "fit_scale": lambda: run(

@@ -34,14 +34,14 @@ import yaml
 from amygdala_readout import corpus
 from amygdala_readout.corpus import fitting_set
 from amygdala_readout.crossval import accuracy_summary, heldout_predictions, text_groups
-from amygdala_readout.evaluate import read_labelled
+from amygdala_readout.labelled import read_labelled
 from amygdala_readout.methods import fit
 from amygdala_readout.package import write_package
 from amygdala_readout.store import load_rows, load_subspaces, read_layers
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from yardstick import SETS, score_package  # noqa: E402  (bench scripts are not a package)
+from yardstick import SETS, SWEEP_SETS, score_package  # noqa: E402  (bench scripts are not a package)
 
 PROJECTED_HIDDEN = 5376  # Gemma 3 27B
 
@@ -49,8 +49,9 @@ PROJECTED_HIDDEN = 5376  # Gemma 3 27B
 def prepare(workdir: Path) -> None:
     """The shipped corpus, and the config of the uncapped run with both external sets as evaluations."""
     shutil.copytree(REPO / "amygdala_stories", workdir / "amygdala_stories")
-    evaluations = [{"name": name, "path": str(path)} for name, path in SETS.items() if path.exists()]
-    for name, path in SETS.items():
+    paths = {name: SETS[name][0] for name in SWEEP_SETS}
+    evaluations = [{"name": name, "path": str(path)} for name, path in paths.items() if path.exists()]
+    for name, path in paths.items():
         if not path.exists():
             print(f"{path}: not found, {name} skipped")
     config = yaml.safe_load((REPO / "config.yaml").read_text()) | {

@@ -1,33 +1,35 @@
-"""The external yardstick: how well readouts read emotion in text nobody here wrote.
+"""The yardstick: how well readout packages read emotion in text nobody here wrote.
 
-Six-way choice over anger, disgust, fear, happiness, sadness and surprise, scored only from a readout
-package as a server would (argmax over those six rows of (h - center)·v + bias), balanced accuracy
-(mean per-label recall; chance 1/6), on labelled sets the corpus never saw:
+Every figure is scored from a package alone, as a server would: (h - center)·v + bias over the
+package's rows, at the package's ``best_layer`` (chosen by ``select_readout`` on the own set, never on
+the sets below), read at the last token and as the mean of every token's score. Sets:
 
-- ``own``: data/own_emotion_eval.jsonl, written for this project apart from the corpus, in registers
-  the corpus does not use;
-- ``meld_dev``: ../shared/eval/meld_dev.jsonl (MELD dev split, TV dialogue; third-party, GPL-3.0: read
-  from ../shared, never copied into the repository).
+- ``own_basic`` / ``own_fine``: data/own_eval_basic.jsonl (the six basic emotions, six-way) and
+  data/own_eval_fine.jsonl (the other 82 concepts, 82-way), written for this project apart from the
+  corpus, in registers the corpus does not use (bench/RESULTS.md records their hashes);
+- ``meld_dev``: ../shared/eval/meld_dev.jsonl (MELD dev, TV dialogue, six labels; GPL-3.0, read from
+  ../shared, never copied);
+- ``goemotions_tune`` / ``goemotions_report``: the two fixed halves (bench/goemotions_split.tsv, by
+  ``id``, stratified) of ../shared/eval/goemotions_dev.jsonl (Reddit comments, 27 of our concepts;
+  Apache-2.0). Choices (methods, layers, settings) are made on the tuning half; targets are reported
+  on the report half.
 
-Next to each figure, the ceiling: a supervised logistic probe trained on that set itself (5-fold,
-stratified, standardised activations, the better of two L2 strengths), what the model can do on that text.
+Per set: balanced accuracy over the set's labels (k-way) with a bootstrap 95% interval, recall per
+label, and the 88-way view a server shows (is the true concept top-1 / in the top 5 of all the
+package's concepts?). Beside each figure, two references on the same texts:
 
-Two parts:
+- ``lexical``: TF-IDF of word 1-2-grams + logistic regression trained on the corpus texts (stories and
+  framings) of the set's labels (of every concept for the 88-way view), no language model, the better
+  of C = 1 and 10 on each set (in its favour). It moves when the corpus moves. The package's lead over
+  it (``gap``) is what shows that the vectors read emotion rather than scene words.
+- ``ceiling``: a supervised logistic probe on the set's own texts at the package's layers (the best
+  layer and L2 strength): 5-fold on own and MELD, trained on the other half for a GoEmotions half.
 
-- ``--sweep`` (the evidence behind the defaults): the corpus and the sets are read once through every
-  block, for each way to read a text (``last_token``, mean over ``all_tokens``, mean over
-  ``sentence_ends``) and, with ``--template``, also through the reading template. Each method is fitted
-  on the whole corpus per block and reading, packaged (float16, exactly as the workflow writes it) and
-  scored per block. Evaluation texts are read at their last token and, for raw text, also as the mean of
-  every token's score (what a server averaging its per-token scores over an utterance gets).
-- ``--packages DIR ...``: scores the workflow's packages (e.g. results/readout/*) per packaged layer,
-  through their own template if they have one.
+    python bench/yardstick.py --packages results/readout/best    # ~15 min on 2 cores, cached after
+    python bench/yardstick.py --sweep --template                  # the evidence behind the defaults
 
-Activations are cached by text content under --cache, so a rerun after adding stories reads only the
-new texts. Needs the prepared model (``snakemake --cores all prepare_model``).
-
-    python bench/yardstick.py --sweep --template               # about 25 min on 2 cores
-    python bench/yardstick.py --packages results/readout/*      # a minute
+Activations are cached by text content under --cache, so a rerun reads only new texts. Needs the
+prepared model (``snakemake --cores all prepare_model``).
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ import argparse
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from safetensors import safe_open
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold
@@ -50,18 +54,31 @@ from sklearn.preprocessing import StandardScaler
 
 from amygdala_readout import corpus, model_io
 from amygdala_readout.crossval import text_groups
-from amygdala_readout.evaluate import accuracy, read_labelled
+from amygdala_readout.evaluate import accuracy
 from amygdala_readout.extract import READINGS, extract
 from amygdala_readout.methods import fit
+from amygdala_readout.metrics import bootstrap_interval, stratified_halves, top_k, true_ranks
 from amygdala_readout.package import Readout, write_package
 from amygdala_readout.store import save_tensors
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "eval"
 EKMAN = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
-SETS = {"own": REPO / "data" / "own_emotion_eval.jsonl", "meld_dev": REPO.parent / "shared" / "eval" / "meld_dev.jsonl"}
+SPLIT = REPO / "bench" / "goemotions_split.tsv"
+# name: (path, half of the GoEmotions split or None for the whole file)
+SETS = {
+    "own_basic": (REPO / "data" / "own_eval_basic.jsonl", None),
+    "own_fine": (REPO / "data" / "own_eval_fine.jsonl", None),
+    "meld_dev": (SHARED / "meld_dev.jsonl", None),
+    "goemotions_tune": (SHARED / "goemotions_dev.jsonl", "tune"),
+    "goemotions_report": (SHARED / "goemotions_dev.jsonl", "report"),
+}
+SWEEP_SETS = ("own_basic", "meld_dev")  # the six-way sets the layer/method sweep scores
+TINY_LABEL = 10  # labels with fewer lines than this in a set are flagged beside their recall
 DEFAULT_TEMPLATE = "Consider the emotion in the following text.\nText: {text}\nThe emotion in this text is"
 # two strengths: a grid of 0.001..1 took tens of minutes on MELD and moved the own-set ceiling by 0.013
 CEILING_C = (0.003, 0.03)
+LEXICAL_C = (1.0, 10.0)
 
 
 def read_cached(model, tokenizer, texts: list[str], layers: list[int], cache: Path, max_length: int) -> dict:
@@ -73,7 +90,7 @@ def read_cached(model, tokenizer, texts: list[str], layers: list[int], cache: Pa
             cached_ids = json.loads(handle.metadata()["text_ids"])
             if json.loads(handle.metadata()["layers"]) == layers:
                 stored = {cached_ids[i]: i for i in range(len(cached_ids))}
-                arrays = {k: handle.get_tensor(k) for k in handle}
+                arrays = {k: handle.get_tensor(k) for k in handle.keys()}
     todo = sorted({t: s for t, s in zip(ids, texts) if t not in stored}.items())
     if todo:
         start = time.perf_counter()
@@ -131,20 +148,87 @@ def score_package(package_dir: Path, sets: dict, eval_readings=("last_token", "a
     return rows
 
 
-def load_sets(model, tokenizer, layers, cache_dir: Path, template: str | None, max_length: int) -> dict:
+def read_set(name: str) -> tuple[list[str], list[str]] | None:
+    """Texts and labels of one set (its half, for a GoEmotions half), or None when its file is absent."""
+    path, half = SETS[name]
+    if not path.exists():
+        print(f"{path}: not found, {name} skipped")
+        return None
+    table = pd.read_json(path, lines=True)
+    if half is not None:
+        split = pd.read_csv(SPLIT, sep="\t", dtype=str)
+        table = table[table["id"].isin(split.id[split.half == half])]
+    return list(table.text), list(table.label)
+
+
+def write_split(path: Path = SPLIT) -> None:
+    """The fixed halves of GoEmotions dev (emotional and neutral lines), stratified by label: written
+    once and committed, so every later measurement uses the same halves."""
+    rows = []
+    for name in ("goemotions_dev.jsonl", "goemotions_dev_neutral.jsonl"):
+        table = pd.read_json(SHARED / name, lines=True, dtype={"id": str})
+        halves = stratified_halves(list(table.label), seed=26)
+        rows += [{"id": i, "half": ("tune", "report")[h]} for i, h in zip(table["id"], halves)]
+    pd.DataFrame(rows).sort_values("id").to_csv(path, sep="\t", index=False)
+
+
+def load_sets(model, tokenizer, layers, cache_dir: Path, template: str | None, max_length: int, names) -> dict:
+    """{name: (labels, {reading: {layer: activations}})} of the sets ``names`` that exist."""
     sets = {}
-    for name, path in SETS.items():
-        if not path.exists():
-            print(f"{path}: not found, skipped")
+    for name in names:
+        read = read_set(name)
+        if read is None:
             continue
-        texts, labels = read_labelled(path, "text", "label", {}, EKMAN)
+        texts, labels = read
         wrapped = [template.format(text=t) for t in texts] if template else texts
         tag = "template" if template else "raw"
-        sets[name] = (
-            labels,
-            read_cached(model, tokenizer, wrapped, layers, cache_dir / f"{name}_{tag}.safetensors", max_length),
-        )
+        cache = cache_dir / f"{name}_{tag}.safetensors"
+        sets[name] = (labels, read_cached(model, tokenizer, wrapped, layers, cache, max_length))
     return sets
+
+
+def corpus_positives(corpus_dir: Path) -> tuple[list[str], list[str]]:
+    """The corpus texts (stories and framings) and their concepts: what the lexical baseline learns."""
+    validated = corpus.validate(corpus_dir, n_shards=1)
+    positives = validated.texts[validated.texts.role == "positive"]
+    return [corpus.read_story(corpus_dir, s) for s in positives.source], list(positives.concept)
+
+
+def lexical_scores(train: tuple[list[str], list[str]], texts: list[str], classes: list[str], c: float) -> np.ndarray:
+    """(len(texts), len(classes)) log-probabilities of TF-IDF (word 1-2-grams) + logistic regression
+    trained on the corpus texts of ``classes``."""
+    keep = [i for i, label in enumerate(train[1]) if label in classes]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2))
+    features = vectorizer.fit_transform([train[0][i] for i in keep])
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    model.fit(features, [train[1][i] for i in keep])
+    scores = model.predict_log_proba(vectorizer.transform(texts))
+    return scores[:, [list(model.classes_).index(name) for name in classes]]
+
+
+def view(scores: np.ndarray, labels: list[str], concepts: list[str]) -> dict:
+    """k-way balanced accuracy (over the labels present, with its bootstrap 95% interval), recall per
+    label, and the rank of each text's true concept among all ``concepts`` (the 88-way view)."""
+    names = sorted(set(labels))
+    columns = [concepts.index(n) for n in names]
+    truth = np.array([names.index(label) for label in labels])
+    predicted = np.asarray(scores)[:, columns].argmax(axis=1)
+    ranks = true_ranks(scores, np.array([concepts.index(label) for label in labels]))
+
+    def balanced(rows):
+        with warnings.catch_warnings():  # a resample can miss a label that a prediction names
+            warnings.simplefilter("ignore", UserWarning)
+            return balanced_accuracy_score(truth[rows], predicted[rows])
+
+    recall = {n: float((predicted[truth == i] == i).mean()) for i, n in enumerate(names)}
+    return {
+        "balanced": balanced(np.arange(len(labels))),
+        "interval": bootstrap_interval(balanced, len(labels)),
+        "recall": recall,
+        "top1": top_k(ranks, 1),
+        "top5": top_k(ranks, 5),
+        "top5_interval": bootstrap_interval(lambda rows: top_k(ranks[rows], 5), len(labels)),
+    }
 
 
 def sweep(args, model, tokenizer, layers, model_info) -> None:
@@ -165,7 +249,7 @@ def sweep(args, model, tokenizer, layers, model_info) -> None:
         train = read_cached(
             model, tokenizer, wrapped, layers, args.cache / f"corpus_{tag}.safetensors", args.max_length
         )
-        sets = load_sets(model, tokenizer, layers, args.cache, template, args.max_length)
+        sets = load_sets(model, tokenizer, layers, args.cache, template, args.max_length, SWEEP_SETS)
         eval_readings = ("last_token",) if template else ("last_token", "all_tokens")
         for name, (set_labels, acts) in sets.items() if args.ceiling else ():
             for reading in eval_readings:
@@ -242,37 +326,132 @@ def summary(table: pd.DataFrame, ceil: pd.DataFrame, n_texts: int, model_info: d
     return "\n".join(lines) + "\n"
 
 
+def probe_ceiling(train_acts, train_labels, test_acts, test_labels) -> float:
+    """Balanced accuracy on the test texts of a probe trained on other texts, the better of ``CEILING_C``."""
+    best = 0.0
+    for c in CEILING_C:
+        model = make_pipeline(
+            StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=300, tol=1e-3)
+        )
+        predicted = model.fit(train_acts, train_labels).predict(test_acts)
+        best = max(best, balanced_accuracy_score(test_labels, predicted))
+    return float(best)
+
+
+def set_ceiling(name: str, sets: dict, reading: str, layers: list[int]) -> float:
+    """The probe ceiling of one set at its best layer: trained on the other half for a GoEmotions half,
+    5-fold on the set otherwise."""
+    labels, acts = sets[name]
+    other = {"goemotions_tune": "goemotions_report", "goemotions_report": "goemotions_tune"}.get(name)
+    if other is None:
+        return max(ceiling(acts[reading][layer], labels) for layer in layers)
+    train_labels, train_acts = sets[other]
+    return max(
+        probe_ceiling(train_acts[reading][layer], train_labels, acts[reading][layer], labels) for layer in layers
+    )
+
+
 def packages(args, model, tokenizer, model_info) -> None:
-    rows = []
+    """The yardstick table of each package in ``args.packages``: per set and evaluation reading, the
+    package at its best layer beside the lexical baseline and the probe ceiling."""
+    train = corpus_positives(args.corpus)
+    lexical_cache: dict = {}
+    rows, recalls = [], []
     for package_dir in args.packages:
         readout = Readout(package_dir)
         template = readout.meta.get("template")
-        # every block, as the sweep reads them, so that one cache serves both
-        sets = load_sets(model, tokenizer, list(range(model_info["num_layers"])), args.cache, template, args.max_length)
-        for row in score_package(package_dir, sets, ("last_token",) if template else READINGS):
-            rows.append(
-                {
-                    "package": str(package_dir),
-                    "method": readout.meta.get("method"),
-                    "template": "template" if template else "raw",
-                    **row,
-                }
-            )
-    table = pd.DataFrame(rows)
-    out = args.out.with_name(args.out.name + "_packages")
+        layer = readout.meta.get("best_layer") or readout.layers[len(readout.layers) // 2]
+        sets = load_sets(model, tokenizer, readout.layers, args.cache, template, args.max_length, SETS)
+        for name, (labels, acts) in sets.items():
+            if name not in lexical_cache:
+                texts = read_set(name)[0]
+                names = sorted(set(labels))
+                lexical_cache[name] = [
+                    (
+                        view(lexical_scores(train, texts, names, c), labels, names),
+                        view(lexical_scores(train, texts, readout.concepts, c), labels, readout.concepts),
+                    )
+                    for c in LEXICAL_C
+                ]
+            k_way = max((v for v, _ in lexical_cache[name]), key=lambda v: v["balanced"])
+            all_way = max((v for _, v in lexical_cache[name]), key=lambda v: v["top5"])
+            for reading in ("last_token", "all_tokens"):
+                scores = readout.scores(torch.from_numpy(acts[reading][layer]), layer).numpy()
+                got = view(scores, labels, readout.concepts)
+                ceil = set_ceiling(name, sets, reading, readout.layers) if args.ceiling else float("nan")
+                rows.append(
+                    {
+                        "package": str(package_dir),
+                        "method": readout.meta.get("method"),
+                        "set": name,
+                        "labels": len(set(labels)),
+                        "n": len(labels),
+                        "eval_reading": reading,
+                        "layer": layer,
+                        "balanced": got["balanced"],
+                        "low": got["interval"][0],
+                        "high": got["interval"][1],
+                        "lexical": k_way["balanced"],
+                        "gap": got["balanced"] - k_way["balanced"],
+                        "ceiling": ceil,
+                        "top1_88": got["top1"],
+                        "top5_88": got["top5"],
+                        "top5_low": got["top5_interval"][0],
+                        "top5_high": got["top5_interval"][1],
+                        "lexical_top5_88": all_way["top5"],
+                    }
+                )
+                counts = pd.Series(labels).value_counts()
+                recalls += [
+                    {
+                        "package": str(package_dir),
+                        "set": name,
+                        "eval_reading": reading,
+                        "label": label,
+                        "n": int(counts[label]),
+                        "recall": got["recall"][label],
+                        "lexical_recall": k_way["recall"][label],
+                        "tiny": bool(counts[label] < TINY_LABEL),
+                    }
+                    for label in sorted(got["recall"])
+                ]
+            print(f"  {package_dir} {name}: done")
+    out = args.out.with_name(args.out.name + "_report")
+    table, recall = pd.DataFrame(rows).round(4), pd.DataFrame(recalls).round(4)
     table.to_csv(out.with_suffix(".tsv"), sep="\t", index=False)
-    lines = [
-        "| package | method | eval reading | " + " | ".join(sorted(table.set.unique())) + " |",
-        "|---" * (3 + table.set.nunique()) + "|",
-    ]
-    for (package_dir, method, reading), group in table.groupby(["package", "method", "eval_reading"], sort=False):
-        cells = [
-            f"{g.balanced_accuracy.max():.3f} @{g.loc[g.balanced_accuracy.idxmax()].layer}"
-            for _, g in group.groupby("set")
-        ]
-        lines.append(f"| {package_dir} | {method} | {reading} | " + " | ".join(cells) + " |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    recall.to_csv(out.with_name(out.name + "_recall.tsv"), sep="\t", index=False)
+    out.with_suffix(".md").write_text(report_markdown(table, recall))
     print(out.with_suffix(".md").read_text())
+
+
+def report_markdown(table: pd.DataFrame, recall: pd.DataFrame) -> str:
+    lines = [
+        "| package | set | labels | n | eval reading | @layer | package k-way balanced [95%] | lexical | **gap** | "
+        "ceiling | 88-way top-1 | 88-way top-5 [95%] | lexical top-5 |",
+        "|---" * 13 + "|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {Path(r.package).name} ({r.method}) | {r.set} | {r.labels} | {r.n} | {r.eval_reading} | {r.layer} | "
+            f"{r.balanced:.3f} [{r.low:.3f}, {r.high:.3f}] | {r.lexical:.3f} | **{r.gap:+.3f}** | {r.ceiling:.3f} | "
+            f"{r.top1_88:.3f} | {r.top5_88:.3f} [{r.top5_low:.3f}, {r.top5_high:.3f}] | {r.lexical_top5_88:.3f} |"
+        )
+    report = recall[(recall.set == "goemotions_report") & (recall.eval_reading == "last_token")]
+    if len(report):
+        lines += [
+            "",
+            "Recall per label, GoEmotions report half, last token (* = fewer than "
+            f"{TINY_LABEL} lines: read with care):",
+            "",
+            "| package | label | n | recall | lexical recall |",
+            "|---|---|---|---|---|",
+        ]
+        for r in report.itertuples():
+            lines.append(
+                f"| {Path(r.package).name} | {r.label}{' *' if r.tiny else ''} | {r.n} | {r.recall:.2f} | "
+                f"{r.lexical_recall:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -287,6 +466,7 @@ def main() -> None:
         action="store_false",
         help="skip the supervised ceiling (the slow part once activations are cached)",
     )
+    parser.add_argument("--write-split", action="store_true", help="write bench/goemotions_split.tsv (once)")
     parser.add_argument("--packages", nargs="*", type=Path, default=[], help="packages to score")
     parser.add_argument("--methods", nargs="+", default=["pooled", "paired_centered", "lda", "probe"])
     parser.add_argument("--train-readings", nargs="+", default=list(READINGS), choices=READINGS)
@@ -297,6 +477,9 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    if args.write_split:
+        write_split()
+        return
     torch.set_num_threads(args.threads)
     model_info = json.loads(args.model_info.read_text())
     model, tokenizer = model_io.load(model_info["load_path"], torch.device("cpu"), torch.float32)

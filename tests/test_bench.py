@@ -78,3 +78,58 @@ def test_results_tables_are_replaced_between_their_markers_only(tmp_path):
         "intro\n<!-- subspace_speed -->\n| new | table |\n<!-- /subspace_speed -->\n"
         "analysis\n<!-- extraction_speed -->\nkept: no new table\n<!-- /extraction_speed -->\n"
     )
+
+
+def yardstick():
+    sys.path.insert(0, str(REPO / "bench"))
+    import yardstick
+
+    return yardstick
+
+
+def test_the_yardstick_view_counts_k_way_balanced_accuracy_and_the_88_way_top_k():
+    import numpy as np
+
+    concepts = ["anger", "awe", "fear", "joy", "pride", "relief"]
+    labels = ["anger", "anger", "fear", "joy"]
+    # anger/fear/joy compete k-way; awe, pride and relief only in the all-concept ranks
+    scores = np.array(
+        [
+            [5, 9, 1, 0, 8, 7],  # anger: k-way right, rank 4 of 6
+            [1, 0, 2, 0, 0, 0],  # anger: k-way wrong (fear), rank 2
+            [0, 9, 5, 1, 0, 0],  # fear: k-way right, rank 2
+            [0, 0, 0, 3, 4, 5],  # joy: k-way right, rank 3
+        ],
+        dtype=float,
+    )
+    got = yardstick().view(scores, labels, concepts)
+    assert got["recall"] == {"anger": 0.5, "fear": 1.0, "joy": 1.0}
+    assert got["balanced"] == pytest.approx((0.5 + 1 + 1) / 3)
+    assert got["top1"] == 0 and got["top5"] == 1.0
+    low, high = got["interval"]
+    assert low <= got["balanced"] <= high
+
+
+def test_the_lexical_baseline_learns_words_from_the_corpus_texts_of_the_labels():
+    train = (
+        ["the dog barked at the postman", "a dog chased the ball", "rain fell on the roof", "grey rain all day"],
+        ["fear", "fear", "sadness", "sadness"],
+    )
+    scores = yardstick().lexical_scores(train, ["my dog again", "more rain today"], ["sadness", "fear"], c=10.0)
+    assert scores.shape == (2, 2)
+    assert scores[0].argmax() == 1 and scores[1].argmax() == 0  # columns follow the classes asked for
+
+
+def test_the_goemotions_halves_are_fixed_stratified_and_cover_the_set():
+    import pandas as pd
+
+    split = pd.read_csv(REPO / "bench" / "goemotions_split.tsv", sep="\t", dtype=str)
+    assert split.id.is_unique and set(split.half) == {"tune", "report"}
+    shared = REPO.parent / "shared" / "eval"
+    if not (shared / "goemotions_dev.jsonl").exists():
+        pytest.skip("../shared/eval is not beside this checkout")
+    for name in ("goemotions_dev.jsonl", "goemotions_dev_neutral.jsonl"):
+        table = pd.read_json(shared / name, lines=True, dtype={"id": str}).merge(split, on="id", how="left")
+        assert table.half.notna().all()
+        per_label = table.groupby("label").half.value_counts().unstack(fill_value=0)
+        assert ((per_label.tune - per_label.report).abs() <= 1).all()  # each label dealt alternately
