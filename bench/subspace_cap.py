@@ -2,7 +2,7 @@
 its default is chosen by evidence, and what each cap stores.
 
 Runs the workflow once in --workdir on the shipped corpus with `methods: [subspace]`, `subspace_k: all`
-and the two external sets as evaluations (data/own_emotion_eval.jsonl, and ../shared/eval/meld_dev.jsonl
+and the six-way sets as evaluations (data/own_eval_basic.jsonl, and ../shared/eval/meld_dev.jsonl
 read from ../shared, never copied), unless that run is already there. A text's basis rows are sorted by
 singular value, so its first k rows are exactly what extraction with `subspace_k: k` stores
 (tests/test_extract.py checks this); every cap is then fitted from the one uncapped run. Per cap and
@@ -123,7 +123,7 @@ def sweep(workdir: Path, caps: list[int]) -> tuple[pd.DataFrame, pd.DataFrame, i
         for cap in caps:
             bases = full if cap == stored else [b[:cap] for b in full]
             start = time.perf_counter()
-            fitted = fit("subspace", acts[layer], texts.labels, texts.concepts, bases=bases, **settings)
+            fitted = fit("subspace", acts[layer], texts.labels, texts.concepts, bases=bases, settings=settings)
             fit_seconds = time.perf_counter() - start
             start = time.perf_counter()
             predictions = heldout_predictions(

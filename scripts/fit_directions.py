@@ -22,7 +22,7 @@ def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, 
             bases=bases,
             scenarios=texts.scenarios,
             groups=text_groups(texts.scenarios, texts.sources),
-            **settings,
+            settings=settings,
         )
         result.vectors[layer] = fitted.directions
         result.centers[layer] = acts[layer].mean(axis=0, dtype="float64")

@@ -29,7 +29,7 @@ def main(
 
     # Only the target layers' down- and output-projection weights are read, not the model.
     names = layer_weight_names(model_info)
-    weights = read_layer_weights(model_info["load_path"], names, layers)
+    weights = read_layer_weights(model_info.load_path, names, layers)
     notes = []
     head_layers = [layer for layer in layers if names[layer]["o_proj"] is not None]
     if len(head_layers) < len(layers):

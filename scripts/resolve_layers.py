@@ -6,7 +6,7 @@ from amygdala_readout.store import read_model_info, write_layers
 
 
 def main(model_info_path: str, spec: list, layers_path: str) -> None:
-    num_layers = read_model_info(model_info_path)["num_layers"]
+    num_layers = read_model_info(model_info_path).num_layers
     layers = resolve_layers(spec, num_layers)
     depths = {layer: depth_percent(layer, num_layers) for layer in layers}
     write_layers(layers_path, layers, num_layers, depths)

@@ -69,7 +69,7 @@ def test_a_method_reads_its_settings_from_config_and_cross_validation_passes_the
 
     @method("top_k_mean", settings=("eigen_k",))
     def top_k_mean(t: TrainingSet) -> Fitted:
-        seen.append((t.eigen_k, t.directions_only))
+        seen.append((t.settings["eigen_k"], t.directions_only))
         return METHODS["pooled"].fit(t)
 
     try:
@@ -77,7 +77,7 @@ def test_a_method_reads_its_settings_from_config_and_cross_validation_passes_the
         settings = methods.method_settings("top_k_mean", config)
         assert settings == {"eigen_k": 3} and methods.method_settings("pooled", config) == {}
         acts, labels, scenarios, sources = planted_corpus()
-        fit("top_k_mean", acts, labels, CONCEPTS, **settings)
+        fit("top_k_mean", acts, labels, CONCEPTS, settings=settings)
         heldout_predictions(
             "top_k_mean", acts, labels, CONCEPTS, text_groups(scenarios, sources), n_folds=2, settings=settings
         )

@@ -76,7 +76,7 @@ def test_subspace_recovers_a_planted_direction_and_orients_it():
             tokens.append(x)
     last = np.stack([t[-1] for t in tokens])
     bases = [text_subspace(t, k=3) for t in tokens]  # each text's 3 strongest directions
-    top_only = fit("subspace", last, labels, CONCEPTS, bases=bases, eigen_k=1)
+    top_only = fit("subspace", last, labels, CONCEPTS, bases=bases, settings={"eigen_k": 1})
     assert top_only.directions[0] @ planted > 0.99  # found, and pointing the way the positives go
     assert top_only.eigenvalues[0, 0] > 0.9 and top_only.eigenvalues[0, 1] < 0.5
     weighted = fit("subspace", last, labels, CONCEPTS, bases=bases).directions  # 5 eigenvectors, weighted

@@ -63,7 +63,7 @@ def heldout_predictions(
             scenarios=None if scenarios is None else [scenarios[i] for i in train],
             groups=[groups[i] for i in train],
             directions_only=True,
-            **(settings or {}),
+            settings=settings or {},
         )
         positives = [t for t in test if labels_arr[t]]  # baselines tell no concept
         scored = [t for t in positives if labels_arr[t] in fitted]

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from .architectures import attention_output_projection, find_decoder_layers
 from .errors import UserError
+from .model_io import PreparedModel
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +324,7 @@ def extract_to_file(
     texts: Sequence[str],
     text_ids: Sequence[str],
     names: Sequence[str],
-    model_info: dict,
+    model_info: PreparedModel,
     layers: Sequence[int],
     out_path,
     *,
@@ -344,7 +345,7 @@ def extract_to_file(
         torch.set_num_threads(threads)
         torch_device = model_io.resolve_device(device)
         model, tokenizer = model_io.load(
-            model_info["load_path"],
+            model_info.load_path,
             torch_device,
             model_io.resolve_dtype(dtype, torch_device),
             trust_remote_code,

@@ -11,8 +11,9 @@ while it parses, and scikit-learn alone takes a second to import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,8 @@ class TrainingSet:
     to fit, in order. bases: each text's token subspace (methods registered with token_subspaces=True).
     scenarios: paired scenario per text, "" for a single story. groups: cross-validation group per text
     (``crossval.text_groups``). directions_only: the caller reads only directions and bias
-    (cross-validation), so a method may skip its extras. eigen_k: the subspace method's setting.
+    (cross-validation), so a method may skip its extras. settings: the config values the method
+    declared (``Method.settings``), by key: a new method's setting needs no field here.
     """
 
     activations: np.ndarray
@@ -45,7 +47,7 @@ class TrainingSet:
     scenarios: list[str] | None = None
     groups: list[str] | None = None
     directions_only: bool = False
-    eigen_k: int = 5
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,8 @@ class Method:
     fit: Callable[[TrainingSet], Fitted]
     # needs each text's token subspace: extraction keeps them only when a configured method does
     token_subspaces: bool = False
-    # the config keys the method reads, passed to it as TrainingSet fields of the same name: changing
-    # one refits this method and no other
+    # the config keys the method reads, passed to it in TrainingSet.settings: changing one refits this
+    # method and no other
     settings: tuple[str, ...] = ()
     # returns eigenvalues: the quality report then plots their spectra
     eigenvalues: bool = False
@@ -146,7 +148,12 @@ def _subspace(t: TrainingSet) -> Fitted:
         raise ValueError("method 'subspace' needs bases (each text's token subspace)")
     # only the eigenpairs the directions use when no one reads the spectra
     directions, eigenvalues = subspace(
-        t.activations, t.bases, t.labels, t.concepts, eigen_k=t.eigen_k, n_eigenvalues=1 if t.directions_only else None
+        t.activations,
+        t.bases,
+        t.labels,
+        t.concepts,
+        eigen_k=t.settings.get("eigen_k", 5),
+        n_eigenvalues=1 if t.directions_only else None,
     )
     return Fitted(directions, eigenvalues=eigenvalues)
 

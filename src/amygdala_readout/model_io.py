@@ -187,13 +187,14 @@ def meta_model(config, trust_remote_code: bool = False):
         raise ModelError(f"{config.model_type}: not a causal language model transformers can build ({err})") from None
 
 
-def check_architecture(config, layers: list | None, trust_remote_code: bool = False) -> int:
-    """Build the model on the meta device (no memory, no weights), find its blocks and check ``layers``.
+def check_architecture(config, layers: list | None, trust_remote_code: bool = False, model=None) -> int:
+    """Build the model on the meta device (no memory, no weights; or take ``model``, built so), find its
+    blocks and check ``layers``.
 
     Returns the number of decoder blocks. Runs before any weights are read, so a wrong model or layer
     list fails in seconds.
     """
-    model = meta_model(config, trust_remote_code)
+    model = model if model is not None else meta_model(config, trust_remote_code)
     num_layers = len(find_decoder_layers(model))
     if layers is not None:
         resolve_layers(layers, num_layers)
@@ -219,7 +220,8 @@ def prepare(
     else:
         source = spec
     config = read_config(kind, source, trust_remote_code)
-    check_architecture(config, layers, trust_remote_code)
+    structure = meta_model(config, trust_remote_code)  # built once: checked here, named in the layout
+    check_architecture(config, layers, trust_remote_code, structure)
     if kind in ("packaged", "gguf"):
         load_path = work_dir / "weights"
         if load_path.exists():
@@ -242,7 +244,7 @@ def prepare(
         model_type=config.model_type,
         num_layers=int(tconfig.num_hidden_layers),
         hidden_size=int(tconfig.hidden_size),
-        weights=weight_layout(load_path, trust_remote_code),
+        weights=weight_layout(load_path, trust_remote_code, structure),
     )
 
 
@@ -285,33 +287,34 @@ def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def weight_names_for(model_dir: str | Path, trust_remote_code: bool = False) -> dict:
-    """``weights.layer_weight_names`` for every block of the model in ``model_dir``, plus ``"n_heads"``.
+def weight_names_for(model_dir: str | Path, trust_remote_code: bool = False, model=None) -> dict:
+    """``weights.layer_weight_names`` for every block of the model in ``model_dir`` (``model``: the same
+    model already built on the meta device), plus ``"n_heads"``.
 
     The result maps each block index (int) to its names, and the str key ``"n_heads"`` to the number of
     attention heads, so it can be passed as is to ``weights.read_layer_weights``.
     """
     from . import weights
 
-    config = read_config("local", Path(model_dir), trust_remote_code)
-    model = meta_model(config, trust_remote_code)
-    text = config.get_text_config()
+    if model is None:
+        model = meta_model(read_config("local", Path(model_dir), trust_remote_code), trust_remote_code)
+    text = model.config.get_text_config()
     n_heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
     names: dict = weights.layer_weight_names(model, list(range(len(find_decoder_layers(model)))))
     names["n_heads"] = int(n_heads) if n_heads else None
     return names
 
 
-def weight_layout(load_path: str | Path, trust_remote_code: bool = False) -> dict:
+def weight_layout(load_path: str | Path, trust_remote_code: bool = False, model=None) -> dict:
     """``weight_names_for`` in JSON form: {"n_heads": int, "layers": {"<idx>": names}}."""
-    names = weight_names_for(load_path, trust_remote_code)
+    names = weight_names_for(load_path, trust_remote_code, model)
     n_heads = names.pop("n_heads")
     return {"n_heads": n_heads, "layers": {str(layer): entry for layer, entry in names.items()}}
 
 
-def layer_weight_names(model_info: dict) -> dict:
+def layer_weight_names(model_info: PreparedModel) -> dict:
     """The inverse of ``weight_layout``: what ``weights.read_layer_weights`` takes."""
-    layout = model_info["weights"]
+    layout = model_info.weights
     return {int(layer): entry for layer, entry in layout["layers"].items()} | {"n_heads": layout["n_heads"]}
 
 

@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 
 from .errors import UserError
 from .masks import unit_rows
+from .model_io import PreparedModel
 from .store import save_tensors, write_json
 
 CONTRACT_KEYS = ("concepts", "layers", "hidden_size", "dtype")
@@ -66,7 +67,7 @@ def write_package(
     write_json(out_dir / "readout.json", meta)
 
 
-def provenance(method: str, model_info: dict, layer_info: dict, validation: dict, config: dict) -> dict:
+def provenance(method: str, model_info: PreparedModel, layer_info: dict, validation: dict, config: dict) -> dict:
     """What readout.json records beside the contract: how the vectors were made, from what, with what."""
     from importlib.metadata import version
 
@@ -81,7 +82,7 @@ def provenance(method: str, model_info: dict, layer_info: dict, validation: dict
         "template": config["template"],
         "layer_depth_percent": layer_info["depth_percent"],
         "model": {
-            k: model_info[k]
+            k: getattr(model_info, k)
             for k in ("spec", "kind", "load_path", "model_type", "num_layers", "hidden_size", "fingerprint", "files")
         },
         "corpus": {k: validation[k] for k in ("corpus_fingerprint", "n_texts", "n_concepts", "n_baselines")},

@@ -17,6 +17,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 
 from .errors import UserError
+from .model_io import PreparedModel
 
 _UMASK = os.umask(0)  # the umask can only be read by setting it; put it straight back
 os.umask(_UMASK)
@@ -166,9 +167,9 @@ def read_layers(path: str | Path) -> list[int]:
     return read_layer_info(path)["layers"]
 
 
-def read_model_info(path: str | Path) -> dict:
-    """``results/model/model.json``, as the prepare_model job wrote it (``model_io.PreparedModel``)."""
-    return json.loads(Path(path).read_text())
+def read_model_info(path: str | Path) -> PreparedModel:
+    """``results/model/model.json``, as the prepare_model job wrote it."""
+    return PreparedModel(**json.loads(Path(path).read_text()))
 
 
 @dataclass
