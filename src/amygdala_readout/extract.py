@@ -72,15 +72,13 @@ def length_batches(lengths: Sequence[int], batch_tokens: int) -> list[list[int]]
     return batches
 
 
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, side: str) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        span = slice(width - len(seq), width) if side == "left" else slice(0, len(seq))
-        ids[row, span] = torch.tensor(seq, dtype=torch.long)
-        mask[row, span] = 1
-    return ids, mask
+def pad_batch(tokenizer, seqs: Sequence[Sequence[int]], side: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``seqs`` (token ids) padded on ``side`` by the tokenizer: (ids, attention mask), long tensors. A
+    tokenizer without a pad token pads with its end-of-text token (the mask hides the pad slots)."""
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    padded = tokenizer.pad({"input_ids": [list(s) for s in seqs]}, padding=True, padding_side=side, return_tensors="pt")
+    return padded["input_ids"], padded["attention_mask"]
 
 
 def _forward_capturing(model, layers: list[int], on_block, on_attention=None, **inputs) -> None:
@@ -222,7 +220,6 @@ def extract(
     names = list(names) if names is not None else [f"text {i}" for i in range(len(texts))]
     layers = sorted(layers)
     device = next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0
     window = context_window(model.config)
     if window is not None and max_length > window:
         log.info(
@@ -244,7 +241,7 @@ def extract(
     start = time.perf_counter()
     batches = length_batches([len(t) for t in token_ids], batch_tokens)
     for batch in tqdm(batches, desc="extract", unit="batch", disable=not progress):
-        ids, mask = pad_batch([token_ids[i] for i in batch], pad_id, padding_side)
+        ids, mask = pad_batch(tokenizer, [token_ids[i] for i in batch], padding_side)
         # Positions count real tokens only, so a left-padded text sees the same positions as an
         # unpadded one (HF models otherwise number pad slots too).
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
