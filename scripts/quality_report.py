@@ -31,7 +31,7 @@ def main(
     names = layer_weight_names(model_info)
     weights = read_layer_weights(model_info.load_path, names, layers)
     notes = []
-    head_layers = [layer for layer in layers if names[layer]["o_proj"] is not None]
+    head_layers = [layer for layer in layers if names.layers[layer]["o_proj"] is not None]
     if len(head_layers) < len(layers):
         notes.append(
             f"layers {sorted(set(layers) - set(head_layers))}: no recognisable attention output "
@@ -48,7 +48,7 @@ def main(
         directions[layer] = fitted.vectors[layer]
         heads = {}
         if layer in head_inputs:
-            heads = {"head_inputs": head_inputs[layer], "o_proj": weights[layer]["o_proj"], "n_heads": names["n_heads"]}
+            heads = {"head_inputs": head_inputs[layer], "o_proj": weights[layer]["o_proj"], "n_heads": names.n_heads}
             selectivity[layer], _ = head_selectivity(
                 labels=texts.labels, concepts=texts.concepts, directions=directions[layer], **heads
             )
@@ -71,7 +71,7 @@ def main(
     log.info("triage: %s", table.triage.value_counts().to_dict())
     # the same report in the layout of the trainer we replace, in the package folder, for its users' scripts
     outliers = {o["source"] for entry in report["concepts"].values() for o in entry["outlier_stories"]}
-    head_dims = {layer: (names["n_heads"], head_inputs[layer].shape[1] // names["n_heads"]) for layer in head_layers}
+    head_dims = {layer: (names.n_heads, head_inputs[layer].shape[1] // names.n_heads) for layer in head_layers}
     write_json(out["seed"], seed_quality(report, {s: read_story(corpus_dir, s) for s in outliers}, head_dims))
     title = f"{method}: cosine between concept directions"
     atomic_write(out["cosines"], lambda tmp: cosine_heatmap(directions, texts.concepts, tmp, title))

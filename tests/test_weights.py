@@ -85,12 +85,12 @@ def test_read_weights_equal_the_saved_modules(name, tmp_path):
     model.save_pretrained(tmp_path)
     names = weight_names_for(tmp_path)
 
-    assert names["n_heads"] == 4
-    assert sorted(k for k in names if isinstance(k, int)) == [0, 1, 2]
+    assert names.n_heads == 4
+    assert sorted(names.layers) == [0, 1, 2]
     down_path, o_path = EXPECTED_PATHS[name]
-    assert names[2]["down_proj"].endswith(f".2.{down_path}.weight")
-    assert names[2]["o_proj"].endswith(f".2.{o_path}.weight")
-    assert names[2]["o_proj_transposed"] is names[2]["down_proj_transposed"] is (name == "gpt2")
+    assert names.layers[2]["down_proj"].endswith(f".2.{down_path}.weight")
+    assert names.layers[2]["o_proj"].endswith(f".2.{o_path}.weight")
+    assert names.layers[2]["o_proj_transposed"] is names.layers[2]["down_proj_transposed"] is (name == "gpt2")
 
     weights = read_layer_weights(tmp_path, names, [0, 2])
     assert sorted(weights) == [0, 2]
@@ -103,7 +103,7 @@ def test_read_weights_equal_the_saved_modules(name, tmp_path):
             assert got.shape[0] == hidden  # rows: the residual stream
             np.testing.assert_array_equal(got, want[part])
     assert weights[0]["down_proj"].shape[1] > hidden  # columns: the MLP neurons
-    assert weights[0]["o_proj"].shape[1] % names["n_heads"] == 0
+    assert weights[0]["o_proj"].shape[1] % names.n_heads == 0
     assert not np.array_equal(weights[0]["o_proj"], weights[2]["o_proj"])  # the right block, not just any
 
 
@@ -152,7 +152,7 @@ def test_checkpoint_saved_from_the_base_model_lacks_the_prefix(llama_dir):
     save_file({key.removeprefix("model."): value for key, value in tensors.items()}, path, metadata={"format": "pt"})
 
     names = weight_names_for(folder)
-    assert names[1]["o_proj"] == "model.layers.1.self_attn.o_proj.weight"  # what the file no longer has
+    assert names.layers[1]["o_proj"] == "model.layers.1.self_attn.o_proj.weight"  # what the file no longer has
     weights = read_layer_weights(folder, names, [1])
     np.testing.assert_array_equal(weights[1]["o_proj"], expected(model, 1)["o_proj"])
     np.testing.assert_array_equal(weights[1]["down_proj"], expected(model, 1)["down_proj"])
@@ -176,7 +176,7 @@ def test_gemma3_multimodal_legacy_key_layout(tmp_path):
     model = tf.Gemma3ForConditionalGeneration(config).eval()
     model.save_pretrained(tmp_path)
     names = weight_names_for(tmp_path)
-    assert names["n_heads"] == 4
+    assert names.n_heads == 4
     weights = read_layer_weights(tmp_path, names, [0, 2])
     for index in (0, 2):
         want = expected(model, index)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .architectures import find_decoder_layers
 from .errors import UserError
 from .layers import resolve_layers
+from .weights import WeightNames
 
 # torch is imported inside the functions that need it: the workflow imports this module while it parses
 # (to check `model:`), and every Snakemake start would otherwise pay for importing torch.
@@ -287,35 +288,28 @@ def _first_line(err: Exception) -> str:
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
-def weight_names_for(model_dir: str | Path, trust_remote_code: bool = False, model=None) -> dict:
+def weight_names_for(model_dir: str | Path, trust_remote_code: bool = False, model=None) -> WeightNames:
     """``weights.layer_weight_names`` for every block of the model in ``model_dir`` (``model``: the same
-    model already built on the meta device), plus ``"n_heads"``.
-
-    The result maps each block index (int) to its names, and the str key ``"n_heads"`` to the number of
-    attention heads, so it can be passed as is to ``weights.read_layer_weights``.
-    """
+    model already built on the meta device), and its attention-head count: what
+    ``weights.read_layer_weights`` takes."""
     from . import weights
 
     if model is None:
         model = meta_model(read_config("local", Path(model_dir), trust_remote_code), trust_remote_code)
     text = model.config.get_text_config()
     n_heads = getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
-    names: dict = weights.layer_weight_names(model, list(range(len(find_decoder_layers(model)))))
-    names["n_heads"] = int(n_heads) if n_heads else None
-    return names
+    names = weights.layer_weight_names(model, list(range(len(find_decoder_layers(model)))))
+    return WeightNames(names, int(n_heads) if n_heads else None)
 
 
 def weight_layout(load_path: str | Path, trust_remote_code: bool = False, model=None) -> dict:
-    """``weight_names_for`` in JSON form: {"n_heads": int, "layers": {"<idx>": names}}."""
-    names = weight_names_for(load_path, trust_remote_code, model)
-    n_heads = names.pop("n_heads")
-    return {"n_heads": n_heads, "layers": {str(layer): entry for layer, entry in names.items()}}
+    """``weight_names_for`` in JSON form, as model.json records it."""
+    return weight_names_for(load_path, trust_remote_code, model).to_json()
 
 
-def layer_weight_names(model_info: PreparedModel) -> dict:
+def layer_weight_names(model_info: PreparedModel) -> WeightNames:
     """The inverse of ``weight_layout``: what ``weights.read_layer_weights`` takes."""
-    layout = model_info.weights
-    return {int(layer): entry for layer, entry in layout["layers"].items()} | {"n_heads": layout["n_heads"]}
+    return WeightNames.from_json(model_info.weights)
 
 
 def gpu_visible() -> bool:

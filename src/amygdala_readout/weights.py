@@ -10,6 +10,7 @@ files.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,23 @@ RESAVE_HINT = "re-save it with save_pretrained(safe_serialization=True)"
 
 class WeightError(UserError):
     """The model folder's weights do not hold what the report needs; the message says what to do."""
+
+
+@dataclass
+class WeightNames:
+    """Where a model's per-block weights are: per block index, the full names of its MLP down and
+    attention output projections and whether each is stored transposed; and its attention-head count.
+    Built once while preparing (``model_io.weight_names_for``), recorded in model.json, read back here."""
+
+    layers: dict[int, dict[str, str | bool | None]]
+    n_heads: int | None
+
+    def to_json(self) -> dict:
+        return {"n_heads": self.n_heads, "layers": {str(layer): entry for layer, entry in self.layers.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> WeightNames:
+        return cls({int(layer): entry for layer, entry in data["layers"].items()}, data["n_heads"])
 
 
 def layer_weight_names(model: torch.nn.Module, layers: list[int]) -> dict[int, dict[str, str | bool | None]]:
@@ -100,7 +118,7 @@ def _match_key(name: str, keys: dict[str, Path], folder: Path) -> str:
 
 
 def read_layer_weights(
-    model_dir: str | Path, names: dict[int, dict], layers: list[int]
+    model_dir: str | Path, names: WeightNames, layers: list[int]
 ) -> dict[int, dict[str, numpy.ndarray | None]]:
     """Per block: ``down_proj`` as (hidden, intermediate) and ``o_proj`` as (hidden, n_heads*head_dim),
     float32, so column j is the residual-stream direction that neuron j (or head dimension j) writes.
@@ -113,16 +131,18 @@ def read_layer_weights(
     keys = _weight_files(folder)
     wanted: dict[tuple[int, str], tuple[str, bool]] = {}
     for index in layers:
-        if index not in names:
-            known = sorted(k for k in names if isinstance(k, int))
+        if index not in names.layers:
+            known = sorted(names.layers)
             raise WeightError(
                 f"{folder}: no weight names for block {index} (known blocks: {known}); "
                 "build the names with weight_names_for on the same model"
             )
         for part in ("down_proj", "o_proj"):
-            if names[index].get(part):
-                key = _match_key(names[index][part], keys, folder)
-                wanted[(index, part)] = (key, bool(names[index].get(f"{part}_transposed")))
+            entry = names.layers[index]
+            name = entry.get(part)
+            if isinstance(name, str):
+                key = _match_key(name, keys, folder)
+                wanted[(index, part)] = (key, bool(entry.get(f"{part}_transposed")))
 
     result: dict[int, dict] = {index: {"down_proj": None, "o_proj": None} for index in layers}
     by_file: dict[Path, list[tuple[int, str]]] = {}
