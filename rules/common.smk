@@ -99,7 +99,8 @@ LAYERS = digest(MODEL, config["layers"], code("resolve_layers"))
 TABLES = digest(corpus_digest(SCAN), corpus_settings(), code("validate_corpus"))
 EXTRACTION = digest(LAYERS, extraction_settings(), capture_settings(), code("extract_activations"))
 SHARD = {
-    shard: digest(EXTRACTION, shard_digest(SCAN, int(shard), config["n_shards"])) for shard in SHARDS
+    shard: digest(EXTRACTION, shard_digest(SCAN, int(shard), config["n_shards"]))
+    for shard in SHARDS
 }
 ACTIVATIONS = digest(TABLES, sorted(SHARD.values()))
 DIRECTIONS = {
