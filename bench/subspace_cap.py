@@ -32,12 +32,11 @@ import pandas as pd
 import yaml
 
 from amygdala_readout import corpus
-from amygdala_readout.corpus import fitting_set
 from amygdala_readout.crossval import accuracy_summary, heldout_predictions, text_groups
 from amygdala_readout.labelled import read_labelled
 from amygdala_readout.methods import fit
 from amygdala_readout.package import write_package
-from amygdala_readout.store import load_rows, load_subspaces, read_layers
+from amygdala_readout.store import fitting_set, load_rows, load_subspaces, read_layers
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))

@@ -368,6 +368,7 @@ def packages(args, model, tokenizer, model_info) -> None:
     package at its best layer beside the lexical baseline and the probe ceiling."""
     train = corpus_positives(args.corpus)
     lexical_cache: dict = {}
+    ceilings: dict = {}
     rows, recalls = [], []
     for package_dir in args.packages:
         readout = Readout(package_dir)
@@ -390,7 +391,10 @@ def packages(args, model, tokenizer, model_info) -> None:
             for reading in ("last_token", "all_tokens"):
                 scores = readout.scores(torch.from_numpy(acts[reading][layer]), layer).numpy()
                 got = view(scores, labels, readout.concepts)
-                ceil = set_ceiling(name, sets, reading, readout.layers) if args.ceiling else float("nan")
+                key = (name, reading, tuple(readout.layers))
+                if key not in ceilings:  # the same for every package read at these layers
+                    ceilings[key] = set_ceiling(name, sets, reading, readout.layers) if args.ceiling else float("nan")
+                ceil = ceilings[key]
                 rows.append(
                     {
                         "package": str(package_dir),

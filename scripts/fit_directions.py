@@ -1,10 +1,9 @@
 """Fit one direction per concept and layer with the given method, plus each layer's centre."""
 
-from amygdala_readout.corpus import fitting_set
 from amygdala_readout.crossval import text_groups
 from amygdala_readout.logs import job_logging
 from amygdala_readout.methods import METHODS, fit
-from amygdala_readout.store import Directions, load_rows, load_subspaces, read_layers, save_directions
+from amygdala_readout.store import Directions, fitting_set, load_rows, load_subspaces, read_layers, save_directions
 
 
 def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, settings, read_at):

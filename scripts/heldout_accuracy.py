@@ -2,12 +2,11 @@
 
 import numpy as np
 
-from amygdala_readout.corpus import fitting_set
 from amygdala_readout.crossval import heldout_predictions, heldout_tables, text_groups
 from amygdala_readout.logs import job_logging
 from amygdala_readout.methods import METHODS
 from amygdala_readout.plots import plot_confusions
-from amygdala_readout.store import atomic_write, load_rows, load_subspaces, read_layers, write_tsv
+from amygdala_readout.store import atomic_write, fitting_set, load_rows, load_subspaces, read_layers, write_tsv
 
 
 def main(method, texts_path, concepts_path, layers_path, shard_paths, out, n_folds, settings, read_at):

@@ -1,12 +1,13 @@
 """The quality report of one method: per-concept diagnostics per layer, triage, and their figures."""
 
-from amygdala_readout.corpus import fitting_set, read_story
+from amygdala_readout.corpus import read_story
 from amygdala_readout.logs import job_logging
 from amygdala_readout.model_io import layer_weight_names
 from amygdala_readout.plots import cosine_heatmap, head_selectivity_plot
 from amygdala_readout.quality import head_selectivity, layer_quality, quality_report, triage_table
 from amygdala_readout.store import (
     atomic_write,
+    fitting_set,
     load_directions,
     load_rows,
     read_layers,

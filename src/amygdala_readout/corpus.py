@@ -496,25 +496,3 @@ def fingerprint(texts: pd.DataFrame) -> str:
     """Hash of what the corpus says: which texts, with which labels."""
     rows = sorted(texts[["text_id", "concept", "role", "scenario"]].itertuples(index=False))
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
-
-
-@dataclass
-class FittingSet:
-    """The texts the directions are fitted on, in texts.tsv order: ids, labels ("" for a baseline),
-    scenarios ("" for a single story), source files, and the concepts fitted (sorted)."""
-
-    text_ids: list[str]
-    labels: list[str]
-    scenarios: list[str]
-    sources: list[str]
-    concepts: list[str]
-
-
-def fitting_set(texts_path: str | Path, concepts_path: str | Path) -> FittingSet:
-    """Read validation's tables; texts of skipped concepts are neither positives nor negatives."""
-    texts = pd.read_csv(texts_path, sep="\t", dtype=str, keep_default_na=False)
-    table = pd.read_csv(concepts_path, sep="\t", dtype=str, keep_default_na=False)
-    concepts = sorted(table.concept[table.status == "ok"])
-    texts = texts[(texts.role == "baseline") | texts.concept.isin(concepts)]
-    labels = [c if r == "positive" else "" for c, r in zip(texts.concept, texts.role)]
-    return FittingSet(list(texts.text_id), labels, list(texts.scenario), list(texts.source), concepts)

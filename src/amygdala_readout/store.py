@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from safetensors import SafetensorError, safe_open
 
 from .errors import UserError
@@ -231,3 +232,26 @@ def load_directions(path: str | Path) -> Directions:
             per_layer("bias"),
             per_layer("eigenvalues"),
         )
+
+
+@dataclass
+class FittingSet:
+    """The texts the directions are fitted on, in texts.tsv order: ids, labels ("" for a baseline),
+    scenarios ("" for a single story), source files, and the concepts fitted (sorted)."""
+
+    text_ids: list[str]
+    labels: list[str]
+    scenarios: list[str]
+    sources: list[str]
+    concepts: list[str]
+
+
+def fitting_set(texts_path: str | Path, concepts_path: str | Path) -> FittingSet:
+    """Read validation's tables (``results/corpus/texts.tsv``, ``concepts.tsv``); texts of skipped
+    concepts are neither positives nor negatives."""
+    texts = pd.read_csv(texts_path, sep="\t", dtype=str, keep_default_na=False)
+    table = pd.read_csv(concepts_path, sep="\t", dtype=str, keep_default_na=False)
+    concepts = sorted(table.concept[table.status == "ok"])
+    texts = texts[(texts.role == "baseline") | texts.concept.isin(concepts)]
+    labels = [c if r == "positive" else "" for c, r in zip(texts.concept, texts.role)]
+    return FittingSet(list(texts.text_id), labels, list(texts.scenario), list(texts.source), concepts)
