@@ -51,7 +51,7 @@ def write_tiny_corpus(root: Path) -> Path:
         (root / "stories" / concept).mkdir(parents=True, exist_ok=True)
         (root / "stories" / f"{concept}.txt").write_text(texts[0] + "\n")
         for i, text in enumerate(texts[1:], start=2):
-            (root / "stories" / concept / f"story_{i}.txt").write_text(text + "\n")
+            (root / "stories" / concept / f"story{i}.txt").write_text(text + "\n")
     scenario = root / "paired" / "bus_station"
     scenario.mkdir(parents=True)
     for name, text in TINY_PAIRED.items():

@@ -138,6 +138,17 @@ def test_links_inside_the_corpus_are_fine(tiny_corpus):
         validate(tiny_corpus)
 
 
+@pytest.mark.parametrize("rel", ["stories/fear/{draft}.txt", "stories/{draft}.txt", "paired/bus_station/{anger}.txt"])
+def test_braces_in_a_story_path_are_an_error_naming_it(tiny_corpus, rel):
+    path = tiny_corpus / rel
+    path.write_text("The dog barked all night and nobody came to see what it had seen outside.\n")
+    with pytest.raises(CorpusError) as err:
+        corpus.discover(tiny_corpus)
+    assert (
+        str(err.value) == f"{path}: braces in a story's path clash with Snakemake's wildcards; rename it without {{ }}"
+    )
+
+
 def test_crafted_names_cannot_point_outside(tiny_corpus):
     for name in ["x..%2f..%2fetc.txt", "a\\..\\b.txt"]:
         path = tiny_corpus / "stories" / name
@@ -163,6 +174,12 @@ def test_crafted_names_cannot_point_outside(tiny_corpus):
         ),
         ({"dtype": "float8"}, r"config.dtype: 'float8' is not one of"),
         ({"device": "gpu"}, r"config.device: 'gpu' does not match"),
+        ({"subspace_k": "ALL"}, r"config.subspace_k: 'ALL' is not allowed; it takes 'all' or an integer >= 1;"),
+        ({"subspace_k": 2.5}, r"config.subspace_k: 2.5 is not allowed; it takes 'all' or an integer >= 1;"),
+        (
+            {"evaluations": [{"name": "own", "path": "a.jsonl"}, {"name": "own", "path": "b.jsonl"}]},
+            r"config.evaluations\[1\]: the name 'own' is taken by evaluations\[0\]; give each set a name of its own",
+        ),
     ],
 )
 def test_bad_config_values_are_one_line_errors(change, message):
@@ -181,6 +198,16 @@ def test_missing_model_path_is_an_error(tmp_path):
         model_io.model_kind(str(tmp_path / "no_such_model"))
     with pytest.raises(model_io.ModelError, match="GGUF file not found"):
         model_io.model_kind(str(tmp_path / "no_such.gguf"))
+
+
+def test_a_model_path_at_a_weight_file_names_the_folder_to_give(tiny_model_dir):
+    weights = tiny_model_dir / "model.safetensors"
+    with pytest.raises(model_io.ModelError) as err:
+        model_io.model_kind(str(weights))
+    assert str(err.value) == (
+        f"{weights}: a file, not a model folder; set `model:` in config.yaml to the folder that holds it "
+        f"({tiny_model_dir}) or to a .gguf file"
+    )
 
 
 def test_layer_out_of_range_fails_before_any_weights(tiny_model_dir, tmp_path):

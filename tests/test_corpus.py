@@ -11,7 +11,7 @@ def test_discover_reads_the_layout_and_ignores_editor_files(tiny_corpus):
     sources, ignored = corpus.discover(tiny_corpus)
     by_path = {s.path: s for s in sources}
     assert by_path["stories/anger.txt"] == corpus.Source("stories/anger.txt", "anger", "positive", "")
-    assert by_path["stories/anger/story_2.txt"].concept == "anger"
+    assert by_path["stories/anger/story2.txt"].concept == "anger"
     assert by_path["paired/bus_station/baseline.txt"].role == "baseline"
     assert by_path["paired/bus_station/happiness.txt"].scenario == "bus_station"
     assert set(ignored) == {"stories/.DS_Store", "stories/anger.txt~"}
@@ -123,6 +123,23 @@ def test_registers_are_counted_and_thin_concepts_warned(tiny_corpus):
     thin = [w for w in result.warnings if "thin" in w]
     assert any("'anger'" in w for w in thin) and not any("'fear'" in w for w in thin)
     assert set(result.texts.register) >= {"text_message", "diary", "unspecified"}
+
+
+def test_a_name_that_starts_with_no_register_is_said_once_listing_the_registers(tiny_corpus):
+    for name in ("limerick_bus.txt", "haiku_rain.txt"):
+        (tiny_corpus / "stories" / "fear" / name).write_text("The footsteps stopped when she stopped.\n")
+    said = [w for w in corpus.validate(tiny_corpus, n_shards=2).warnings if "no known register" in w]
+    assert said == [
+        f"{tiny_corpus / 'stories/fear/haiku_rain.txt'} and 1 more: the name starts with no known register, so the "
+        f"text counts as 'unspecified'; start it with one of {', '.join(corpus.REGISTERS)}"
+    ]
+
+
+def test_a_concept_in_the_table_with_no_story_is_said_with_its_line(tiny_corpus):
+    rows = ["concept\tdefinition\twords"] + [f"{c}\tthe feeling\t{c}" for c in ("anger", "fear", "awe", "happiness")]
+    (tiny_corpus / "concepts.tsv").write_text("\n".join(rows) + "\n")
+    said = [w for w in corpus.validate(tiny_corpus, n_shards=2).warnings if "has no story" in w]
+    assert said == [f"{tiny_corpus / 'concepts.tsv'}:4: concept 'awe' has no story; write its stories or drop the row"]
 
 
 def test_near_duplicates_finds_the_pairs_the_exhaustive_check_finds():

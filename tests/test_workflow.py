@@ -435,7 +435,7 @@ def test_editing_one_story_reruns_one_shard(edited_run):
 
 
 def test_adding_a_story_reruns_one_shard_and_the_package_takes_it(edited_run):
-    new = edited_run / "corpus" / "stories" / "sadness" / "story_3.txt"
+    new = edited_run / "corpus" / "stories" / "sadness" / "story3.txt"
     new.write_text("The empty chair at the table stayed empty and nobody said his name at dinner.\n")
     counts = scheduled(run_snakemake(edited_run, "-n").stdout)
     assert counts["extract_activations"] == 1
@@ -453,14 +453,14 @@ def dry_run(workdir, **kwargs):
 
 
 def test_deleting_a_story_reruns_its_shard_and_drops_it(edited_run):
-    (edited_run / "corpus" / "stories" / "sadness" / "story_2.txt").unlink()
+    (edited_run / "corpus" / "stories" / "sadness" / "story2.txt").unlink()
     counts = dry_run(edited_run)
     assert counts["extract_activations"] == 1  # the shard's contents changed: it holds one text less
     assert {"validate_corpus", "fit_directions", "package_readout"} <= set(counts)
     run_snakemake(edited_run)
     meta = json.loads((edited_run / "results" / "readout" / "pooled" / "readout.json").read_text())
     texts = (edited_run / "results" / "corpus" / "texts.tsv").read_text()
-    assert meta["corpus"]["n_texts"] == 10 and "sadness/story_2.txt" not in texts
+    assert meta["corpus"]["n_texts"] == 10 and "sadness/story2.txt" not in texts
     assert dry_run(edited_run) == {}
 
 

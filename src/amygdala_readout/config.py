@@ -22,10 +22,35 @@ def check_config(config: dict, schema_path: str | Path) -> None:
     error = best_match(Draft202012Validator(schema).iter_errors(config))
     if error is not None:
         where = "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        raise ConfigError(f"{where}: {error.message}; see schemas/{Path(schema_path).name} for what each key takes")
+        message = error.message
+        if error.validator in ("oneOf", "anyOf"):  # jsonschema says only "not valid under any of the given schemas"
+            allowed = " or ".join(_describe(choice) for choice in error.validator_value)
+            message = f"{error.instance!r} is not allowed; it takes {allowed}"
+        raise ConfigError(f"{where}: {message}; see schemas/{Path(schema_path).name} for what each key takes")
+    names = [evaluation.get("name") for evaluation in config.get("evaluations") or []]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(
+                f"config.evaluations[{i}]: the name {name!r} is taken by evaluations[{names.index(name)}]; "
+                "give each set a name of its own (its results go to results/evaluations/<name>/)"
+            )
     for i, name in enumerate(config.get("methods", [])):
         if name not in METHODS:
             raise ConfigError(
                 f"config.methods[{i}]: {name!r} is not a method; known: {', '.join(METHODS)} "
                 "(registered in src/amygdala_readout/methods.py)"
             )
+
+
+def _describe(choice: dict) -> str:
+    """One alternative of a oneOf/anyOf schema, in words: ``'all'``, ``an integer >= 1``..."""
+    if "const" in choice:
+        return repr(choice["const"])
+    if "enum" in choice:
+        return "one of " + ", ".join(map(repr, choice["enum"]))
+    kind = {"integer": "an integer", "number": "a number", "string": "a text"}.get(choice.get("type"), "a value")
+    if "minimum" in choice and "maximum" in choice:
+        return f"{kind} from {choice['minimum']} to {choice['maximum']}"
+    if "minimum" in choice:
+        return f"{kind} >= {choice['minimum']}"
+    return kind

@@ -155,6 +155,10 @@ def discover(corpus_dir: str | Path) -> tuple[list[Source], dict[str, str]]:
             continue
         if rel == "concepts.tsv":
             continue
+        if "{" in rel or "}" in rel:  # Snakemake reads braces in an input path as a wildcard
+            raise CorpusError(
+                f"{path}: braces in a story's path clash with Snakemake's wildcards; rename it without {{ }}"
+            )
         stem = path.stem
         if parts[0] == "stories" and len(parts) == 2:
             source = Source(rel, stem, "positive", "")
@@ -450,6 +454,22 @@ def validate(
             hits = named_words(bodies[row.text_id], forbidden.get(row.concept, []))
             if hits:
                 warn(f"{path}: names its own concept ({', '.join(hits)}); show the emotion through events instead")
+
+    if table is not None:
+        written = {s.concept for s in found.sources if s.role == "positive"}
+        for row in table[~table.concept.isin(written)].itertuples():
+            fix = "write its stories or drop the row"
+            warn(f"{root / 'concepts.tsv'}:{row.line}: concept {row.concept!r} has no story; {fix}")
+    unknown = [
+        s.path
+        for s in found.sources
+        if not s.scenario and s.path.count("/") == 2 and "_" in Path(s.path).stem and register_of(s) == UNSPECIFIED
+    ]
+    if unknown:
+        warn(
+            f"{root / unknown[0]}{f' and {len(unknown) - 1} more' if len(unknown) > 1 else ''}: the name starts with "
+            f"no known register, so the text counts as {UNSPECIFIED!r}; start it with one of {', '.join(REGISTERS)}"
+        )
 
     scenarios: dict[str, list[Source]] = {}
     for source in found.sources:

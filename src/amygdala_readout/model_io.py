@@ -70,6 +70,11 @@ def model_kind(spec: str) -> str:
         return "gguf"
     if path.is_dir():
         return "local"
+    if path.is_file():
+        raise ModelError(
+            f"{spec}: a file, not a model folder; set `model:` in config.yaml to the folder that holds it "
+            f"({path.parent}) or to a .gguf file"
+        )
     if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
         raise ModelError(f"{spec}: model folder not found; fix `model:` in config.yaml")
     return "hub"
