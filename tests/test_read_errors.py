@@ -191,6 +191,31 @@ def test_a_readout_json_with_a_wrong_kind_of_value_is_an_error(package, capsys, 
     assert line.startswith(f"error: {path}: 'layers' must be a non-empty list of block indices")
 
 
+@pytest.mark.parametrize("template", ["Text: {txt}", 7])
+def test_a_template_without_text_in_it_is_an_error(package, capsys, no_model_load, template):
+    """Else the reader would score the template's own tokens and drop the input, exit 0."""
+    path = package / "readout.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"template": template}))
+    line = one_error_line(capsys, "--readout", package, "--text", TEXT)
+    assert line == (
+        f"error: {path}: 'template' must be a text with {{text}} in it, not {template!r}; re-run the workflow "
+        "to rebuild the package, or re-copy it"
+    )
+
+
+def test_concepts_that_do_not_match_the_vectors_name_both_files(package, capsys, no_model_load):
+    path = package / "readout.json"
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps(meta | {"concepts": meta["concepts"][:-1]}))
+    line = one_error_line(capsys, "--readout", package, "--text", TEXT)
+    n = len(meta["concepts"])
+    assert line == (
+        f"error: {path} lists {n - 1} concepts but layer_{meta['layers'][0]}.vectors in readout.safetensors has "
+        f"{n} rows: the two files come from different packages; re-run the workflow to rebuild the package, or "
+        "re-copy it"
+    )
+
+
 def test_a_missing_readout_json_or_package_folder_is_named(package, tmp_path, capsys, no_model_load):
     line = one_error_line(capsys, "--readout", tmp_path / "nowhere", "--text", TEXT)
     assert line.startswith(f"error: {tmp_path / 'nowhere'}: no such package folder; give the folder that holds")

@@ -114,6 +114,12 @@ def read_package(package_dir: str | Path) -> tuple[dict, dict[str, torch.Tensor]
     tensors = _read_tensors(tensors_path)
     shape = (len(meta["concepts"]), meta["hidden_size"])
     for layer in meta["layers"]:
+        vectors = tensors.get(f"layer_{layer}.vectors")
+        if vectors is not None and vectors.ndim == 2 and vectors.shape[0] != shape[0]:
+            raise PackageError(
+                f"{meta_path} lists {shape[0]} concepts but layer_{layer}.vectors in {tensors_path.name} has "
+                f"{vectors.shape[0]} rows: the two files come from different packages; {REBUILD}"
+            )
         _check_vectors(tensors.get(f"layer_{layer}.vectors"), layer, shape, tensors_path)
         _check_center(tensors.get(f"layer_{layer}.center"), layer, meta["hidden_size"], tensors_path)
         _check_bias(tensors.get(f"layer_{layer}.bias"), layer, meta, tensors_path)

@@ -225,7 +225,7 @@ def choose_layer(readout: Readout, asked: int | None) -> int:
 
 def check_template(meta: dict, package_json: Path) -> None:
     template = meta.get("template")
-    if template is not None and not isinstance(template, str):
+    if template is not None and (not isinstance(template, str) or "{text}" not in template):
         raise UserError(f"{package_json}: 'template' must be a text with {{text}} in it, not {template!r}; {REBUILD}")
 
 
