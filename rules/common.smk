@@ -39,7 +39,7 @@ CORPUS = corpus_lib.label_texts(
 EVALUATIONS = {e["name"]: e for e in config["evaluations"]}
 # (evaluation, method) pairs, in a fixed order: select_readout reads their metrics
 EVALUATION_METHODS = [(e, m) for e in sorted(EVALUATIONS) for m in config["methods"]]
-# unreadable files, labels that match no concept, missing columns
+# unreadable files, labels that match no concept, missing columns, one label only; repeated texts warned
 for evaluation in EVALUATIONS.values():
     read_labelled(
         evaluation["path"],
@@ -47,6 +47,7 @@ for evaluation in EVALUATIONS.values():
         evaluation["label_column"],
         evaluation["label_map"],
         list(CORPUS.concepts.concept[CORPUS.concepts.status == "ok"]),
+        warn=logger.warning,
     )
 
 

@@ -84,3 +84,27 @@ def test_labels_matching_no_concept_are_listed(tmp_path):
         read_labelled(path, "text", "label", {}, ["fear", "happiness"])
     with pytest.raises(EvaluationError, match=r"no column \['sentence'\]"):
         read_labelled(path, "sentence", "label", {}, ["fear"])
+
+
+@pytest.mark.parametrize("rows", [[("a calm sea", "joy")], [("a calm sea", "joy"), ("the sun is out", "joy")]])
+def test_a_set_with_one_label_cannot_choose_a_readout(tmp_path, rows):
+    path = tmp_path / "one.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
+    with pytest.raises(EvaluationError) as err:
+        read_labelled(path, "text", "label", {}, ["joy", "fear"])
+    assert str(err.value) == (
+        f"{path}: every line is labelled 'joy'; a set needs two labels or more to tell readouts apart: add texts "
+        "of other labels, or remove it from `evaluations:` in config.yaml"
+    )
+
+
+def test_a_text_told_twice_is_warned_with_its_lines(tmp_path):
+    rows = [("a calm sea", "joy"), ("the dog growled", "fear"), ("a  calm sea", "joy"), ("the dog growled", "joy")]
+    path = tmp_path / "twice.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
+    said = []
+    texts, _ = read_labelled(path, "text", "label", {}, ["joy", "fear"], warn=said.append)
+    assert len(texts) == 4  # still read: the warning says what it costs
+    assert said == [
+        f"{path}: lines 3, 4 repeat an earlier text; each counts again in the accuracy (delete them unless meant)"
+    ]

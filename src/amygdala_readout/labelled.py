@@ -7,6 +7,7 @@ import codecs
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -226,9 +227,15 @@ def _lines(numbers: list[int]) -> str:
 
 
 def read_labelled(
-    path: str | Path, text_column: str, label_column: str, label_map: dict[str, str], concepts: list[str]
+    path: str | Path,
+    text_column: str,
+    label_column: str,
+    label_map: dict[str, str],
+    concepts: list[str],
+    warn: Callable[[str], object] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Texts and their concept labels; labels go through ``label_map`` and must all be concepts."""
+    """Texts and their concept labels; labels go through ``label_map`` and must all be concepts, two or
+    more of them. ``warn`` hears of texts told twice (each counts again in the accuracy)."""
     table, lines = _read_checked(Path(path), [text_column, label_column])
     labels = [label_map.get(str(label), str(label)) for label in table[label_column]]
     first_line: dict[str, int] = {}
@@ -241,4 +248,18 @@ def read_labelled(
             f"(first on {_lines([first_line[label] for label in unknown])}); map them with `label_map` "
             "(label: concept) or drop those rows"
         )
-    return [str(t) for t in table[text_column]], labels
+    if len(set(labels)) < 2:
+        raise EvaluationError(
+            f"{path}: every line is labelled {labels[0]!r}; a set needs two labels or more to tell readouts "
+            "apart: add texts of other labels, or remove it from `evaluations:` in config.yaml"
+        )
+    texts = [str(t) for t in table[text_column]]
+    seen: dict[str, int] = {}
+    repeats = [line for text, line in zip(texts, lines) if seen.setdefault(" ".join(text.split()), line) != line]
+    if repeats and warn is not None:
+        warn(
+            f"{path}: {_lines(repeats)} {'repeats' if len(repeats) == 1 else 'repeat'} an earlier text; each "
+            "counts again in the accuracy "
+            "(delete them unless meant)"
+        )
+    return texts, labels
