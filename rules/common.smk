@@ -31,7 +31,9 @@ MODEL_FILES = source_fingerprint(config["model"])  # also: a model path that doe
 GPU_JOBS = 1 if config["device"] != "cpu" and gpu_visible() else 0
 SHARDS = [f"{k:02d}" for k in range(config["n_shards"])]
 SCAN = corpus_lib.scan(config["corpus_dir"])
-for message in corpus_lib.unread_warnings(SCAN):
+for message in corpus_lib.unread_warnings(SCAN) + corpus_lib.shard_warnings(
+    SCAN, config["n_shards"]
+):
     logger.warning(message)
 CORPUS = corpus_lib.label_texts(
     SCAN, n_shards=config["n_shards"], min_positives=config["min_positives"]

@@ -183,6 +183,21 @@ def without_tokenizer(model_dir, tmp_path):
     return broken
 
 
+@pytest.mark.parametrize("pickle_name", ["pytorch_model.bin", None])
+def test_a_model_folder_without_safetensors_is_refused_before_any_unpickling(tiny_model_dir, tmp_path, pickle_name):
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "pickled")
+    (folder / "model.safetensors").unlink()
+    if pickle_name:
+        (folder / pickle_name).write_bytes(b"not to be unpickled")
+    with pytest.raises(model_io.ModelError) as err:
+        model_io.check_usable(folder)
+    only = f" (only {pickle_name}, a pickle)" if pickle_name else ""
+    assert str(err.value) == (
+        f"{folder}: no safetensors weight files{only}; nothing here is unpickled: save the model with "
+        "save_pretrained(safe_serialization=True) first"
+    )
+
+
 def test_a_model_without_tokenizer_files_is_refused(tiny_model_dir, tmp_path):
     with pytest.raises(model_io.ModelError, match=r"no_tokenizer: the tokenizer does not load .*tokenizer files"):
         model_io.check_usable(without_tokenizer(tiny_model_dir, tmp_path))
@@ -235,17 +250,23 @@ def test_max_length_is_capped_by_the_models_context(model_and_tokenizer):
     assert torch.equal(capped, explicit) and not torch.allclose(capped, full)
 
 
-def test_activations_that_overflow_the_dtype_are_refused_naming_it(model_and_tokenizer):
+@pytest.mark.parametrize("how", ["overflow", "saturated"])
+def test_activations_that_overflow_the_dtype_are_refused_naming_it(model_and_tokenizer, how):
     model, tokenizer = model_and_tokenizer
     loud = copy.deepcopy(model).half()
     with torch.no_grad():
-        loud.model.embed_tokens.weight.mul_(1e7)  # past float16's 65504, as Gemma's residuals can come close
-    with pytest.raises(
-        ExtractionError,
-        match=r"stories/[ab].txt: non-finite activations after block 0 in "
-        r"torch.float16 .*dtype: float32",
-    ):
+        if how == "overflow":
+            loud.model.embed_tokens.weight.mul_(1e7)  # past float16's 65504, as Gemma's residuals can come close
+        else:  # finite but pinned near float16's largest value, as a model that clamps leaves them
+            for weight in loud.model.layers.parameters():
+                weight.zero_()  # each block passes its input through
+            loud.model.embed_tokens.weight.fill_(62000.0)
+    with pytest.raises(ExtractionError) as err:
         extract(loud, tokenizer, TINY_STORIES["fear"], [0, 1], names=["stories/a.txt", "stories/b.txt"])
+    assert str(err.value) == (
+        "stories/b.txt: non-finite or saturated activations after block 0 in torch.float16 (the model's "
+        "activations overflow it); set `dtype: float32` (or bfloat16) in config.yaml"
+    )
 
 
 # --- activation shards ------------------------------------------------------------------------------
@@ -268,3 +289,38 @@ def test_rows_still_load_from_a_good_shard(tmp_path):
     rows = torch.arange(8.0).reshape(2, 4)
     save_tensors(shard, {"layer_1.last_token": rows}, {"text_ids": json.dumps(["a", "b"])})
     np.testing.assert_array_equal(load_rows([shard], ["b", "a"], [1])[1], rows.numpy()[[1, 0]])
+
+
+def test_a_full_disk_names_the_file_and_keeps_what_is_computed(tmp_path, monkeypatch):
+    import errno
+
+    from amygdala_readout import store
+
+    done = tmp_path / "done.json"
+    store.write_json(done, {"kept": True})
+
+    def full(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(UserError) as err:
+        store.atomic_write(tmp_path / "new.json", full)
+    assert str(err.value) == (
+        f"{tmp_path / 'new.json'}: no space left on the disk; free some (or point results/ at a larger disk) and "
+        "run snakemake again: what is already computed is kept"
+    )
+    assert json.loads(done.read_text()) == {"kept": True} and sorted(p.name for p in tmp_path.iterdir()) == [
+        "done.json"
+    ]  # no half-written file left behind
+
+
+@pytest.mark.parametrize("n_shards, said", [(3, False), (40, True)])
+def test_many_more_shards_than_stories_are_said(tiny_corpus, n_shards, said):
+    messages = corpus.shard_warnings(corpus.scan(tiny_corpus), n_shards)
+    if said:
+        used = len({corpus.shard_of(p, n_shards) for p in corpus.scan(tiny_corpus).texts})
+        assert messages == [
+            f"config.n_shards: {n_shards} shards for 11 story files, so {n_shards - used} hold none and run as "
+            "empty jobs; lower n_shards (about one shard per 100 stories)"
+        ]
+    else:
+        assert messages == []

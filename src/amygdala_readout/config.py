@@ -48,7 +48,7 @@ def _describe(choice: dict) -> str:
         return repr(choice["const"])
     if "enum" in choice:
         return "one of " + ", ".join(map(repr, choice["enum"]))
-    kind = {"integer": "an integer", "number": "a number", "string": "a text"}.get(choice.get("type"), "a value")
+    kind = {"integer": "an integer", "number": "a number", "string": "a text"}.get(str(choice.get("type")), "a value")
     if "minimum" in choice and "maximum" in choice:
         return f"{kind} from {choice['minimum']} to {choice['maximum']}"
     if "minimum" in choice:

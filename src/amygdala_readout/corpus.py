@@ -346,6 +346,17 @@ def unread_warnings(found: Scan) -> list[str]:
     return messages
 
 
+def shard_warnings(found: Scan, n_shards: int) -> list[str]:
+    """``n_shards`` far above the number of stories: most shards are empty jobs that only start up."""
+    used = {shard_of(path, n_shards) for path in found.texts}
+    if n_shards - len(used) <= max(1, n_shards // 4):
+        return []
+    return [
+        f"config.n_shards: {n_shards} shards for {len(found.texts)} story files, so {n_shards - len(used)} "
+        "hold none and run as empty jobs; lower n_shards (about one shard per 100 stories)"
+    ]
+
+
 def scan(corpus_dir: str | Path) -> Scan:
     """Discover the corpus and read every story once (a decoding error names the file)."""
     root = Path(corpus_dir)

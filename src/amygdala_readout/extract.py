@@ -259,11 +259,14 @@ def extract(
             result.last_token[layer][batch] = states[rows, last].float().cpu()
             means = torch.einsum("kbt,bth->kbh", weights, states.float()).cpu()  # one float32 pass for both
             finite = torch.isfinite(means).all(-1).all(0) & torch.isfinite(result.last_token[layer][batch]).all(-1)
+            if states.dtype == torch.float16:  # models clamp to just under float16's largest value: saturated
+                below = states.abs() < 0.9 * torch.finfo(torch.float16).max
+                finite &= below.reshape(len(batch), -1).all(-1).cpu()
             if not finite.all():
                 first = batch[int((~finite).nonzero()[0])]
                 raise ExtractionError(
-                    f"{names[first]}: non-finite activations after block {layer} in {states.dtype} (the "
-                    "model's activations overflow it); set `dtype: float32` (or bfloat16) in config.yaml"
+                    f"{names[first]}: non-finite or saturated activations after block {layer} in {states.dtype} "
+                    "(the model's activations overflow it); set `dtype: float32` (or bfloat16) in config.yaml"
                 )
             for name, mean in zip(MEANS, means):
                 getattr(result, name)[layer][batch] = mean

@@ -261,6 +261,12 @@ def check_usable(load_path: str | Path, trust_remote_code: bool = False) -> None
     from safetensors import SafetensorError, safe_open
     from transformers import AutoTokenizer
 
+    if not any(Path(load_path).glob("*.safetensors")):
+        pickled = sorted(p.name for p in Path(load_path).glob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+        raise ModelError(
+            f"{load_path}: no safetensors weight files{f' (only {pickled[0]}, a pickle)' if pickled else ''}; "
+            "nothing here is unpickled: save the model with save_pretrained(safe_serialization=True) first"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(load_path, trust_remote_code=trust_remote_code)
     except Exception as err:  # transformers raises OSError, ValueError, TypeError... for missing files

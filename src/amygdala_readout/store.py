@@ -5,6 +5,7 @@ caller hands it torch tensors (extraction's shards), so that those jobs start wi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -34,6 +35,13 @@ def atomic_write(path: str | Path, write) -> None:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        raise UserError(
+            f"{path}: no space left on the disk; free some (or point results/ at a larger disk) and run "
+            "snakemake again: what is already computed is kept"
+        ) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
