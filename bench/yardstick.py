@@ -353,11 +353,12 @@ def set_ceiling(name: str, sets: dict, reading: str, layers: list[int]) -> float
 
 def own_set_layer(readout: Readout, sets: dict) -> int:
     """The layer ``select_readout`` would ship for a package that records none: the best mean balanced
-    accuracy over the own set's parts, read at the last token (never MELD or GoEmotions)."""
+    accuracy over the own set's parts, the texts read as the package was fitted (never MELD or GoEmotions)."""
     own = [name for name in ("own_basic", "own_fine") if name in sets]
+    reading = readout.meta.get("read_at") or "last_token"
 
     def mean_balanced(layer):
-        scores = {n: readout.scores(torch.from_numpy(sets[n][1]["last_token"][layer]), layer).numpy() for n in own}
+        scores = {n: readout.scores(torch.from_numpy(sets[n][1][reading][layer]), layer).numpy() for n in own}
         return np.mean([view(scores[n], sets[n][0], readout.concepts)["balanced"] for n in own])
 
     return max(readout.layers, key=mean_balanced) if own else readout.layers[len(readout.layers) // 2]
@@ -369,7 +370,7 @@ def packages(args, model, tokenizer, model_info) -> None:
     train = corpus_positives(args.corpus)
     lexical_cache: dict = {}
     ceilings: dict = {}
-    rows, recalls = [], []
+    rows, recalls, kinds = [], [], []
     for package_dir in args.packages:
         readout = Readout(package_dir)
         template = readout.meta.get("template")
@@ -388,7 +389,7 @@ def packages(args, model, tokenizer, model_info) -> None:
                 ]
             k_way = max((v for v, _ in lexical_cache[name]), key=lambda v: v["balanced"])
             all_way = max((v for _, v in lexical_cache[name]), key=lambda v: v["top5"])
-            for reading in ("last_token", "all_tokens"):
+            for reading in READINGS:
                 scores = readout.scores(torch.from_numpy(acts[reading][layer]), layer).numpy()
                 got = view(scores, labels, readout.concepts)
                 key = (name, reading, tuple(readout.layers))
@@ -432,12 +433,41 @@ def packages(args, model, tokenizer, model_info) -> None:
                     for label in sorted(got["recall"])
                 ]
             print(f"  {package_dir} {name}: done")
+        kinds += by_kind(package_dir, readout, sets, layer, train)
     out = args.out.with_name(args.out.name + "_report")
     table, recall = pd.DataFrame(rows).round(4), pd.DataFrame(recalls).round(4)
     table.to_csv(out.with_suffix(".tsv"), sep="\t", index=False)
     recall.to_csv(out.with_name(out.name + "_recall.tsv"), sep="\t", index=False)
+    pd.DataFrame(kinds).round(4).to_csv(out.with_name(out.name + "_kind.tsv"), sep="\t", index=False)
     out.with_suffix(".md").write_text(report_markdown(table, recall))
     print(out.with_suffix(".md").read_text())
+
+
+def by_kind(package_dir: Path, readout: Readout, sets: dict, layer: int, train) -> list[dict]:
+    """The own set's lines that name their feeling and those that leave it implied, apart: k-way
+    balanced accuracy of the package (read as fitted, and at the last token) and of the lexical
+    baseline (the better C on the whole set), on each kind."""
+    rows = []
+    for name in ("own_basic", "own_fine"):
+        if name not in sets:
+            continue
+        labels, acts = sets[name]
+        named = np.array(pd.read_json(SETS[name][0], lines=True)["named"], dtype=bool)
+        texts, classes = read_set(name)[0], sorted(set(labels))
+        lexical = max(
+            (lexical_scores(train, texts, classes, c) for c in LEXICAL_C),
+            key=lambda scores: view(scores, labels, classes)["balanced"],
+        )
+        readings = dict.fromkeys([readout.meta.get("read_at") or "last_token", "last_token"])
+        for kind, rows_of_kind in (("named", named), ("implied", ~named)):
+            subset = [label for label, keep in zip(labels, rows_of_kind) if keep]
+            row = {"package": str(package_dir), "set": name, "kind": kind, "n": int(rows_of_kind.sum())}
+            for reading in readings:
+                scores = readout.scores(torch.from_numpy(acts[reading][layer]), layer).numpy()
+                row[f"package_{reading}"] = view(scores[rows_of_kind], subset, readout.concepts)["balanced"]
+            row["lexical"] = view(lexical[rows_of_kind], subset, classes)["balanced"]
+            rows.append(row)
+    return rows
 
 
 def report_markdown(table: pd.DataFrame, recall: pd.DataFrame) -> str:
