@@ -86,19 +86,19 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # shared by the workers of one session
-    path = root / f"built_{name}"
+    path, done = root / f"built_{name}", root / f"built_{name}.done"  # the mark outside: copies stay exact
     with FileLock(str(path) + ".lock"):
-        if not (path / ".built").exists():
+        if not done.exists():
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir()
             build(path)
-            (path / ".built").touch()
+            done.touch()
     return path
 
 
 def copy_run(workdir: Path, to: Path) -> Path:
     """A finished working directory copied with its results and Snakemake's records of how they were made."""
-    return Path(shutil.copytree(workdir, to, symlinks=True, ignore=shutil.ignore_patterns(".built")))
+    return Path(shutil.copytree(workdir, to, symlinks=True))
 
 
 def save_tiny_model(out: Path) -> None:

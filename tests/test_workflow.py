@@ -111,7 +111,8 @@ def test_a_reading_template_is_used_for_training_and_evaluation_and_recorded(fin
     template = "The bus arrived . {text} The passengers"
     run = finished_copy
     config = yaml.safe_load((run / "config.yaml").read_text())
-    (run / "config.yaml").write_text(yaml.safe_dump(config | {"template": template, "read_at": "sentence_ends"}))
+    changes = {"template": template, "read_at": "sentence_ends", "layers": [1, 0.7, -1]}
+    (run / "config.yaml").write_text(yaml.safe_dump(config | changes))
     run_snakemake(run)
     package = run / "results" / "readout" / "pooled"
     meta = json.loads((package / "readout.json").read_text())
