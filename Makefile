@@ -19,8 +19,9 @@ run: setup
 	$(BIN)/snakemake --cores all
 
 # Tests run in parallel workers (pytest-xdist): most of their time is Snakemake and its jobs starting
-# up, which leaves a core idle; the workflow runs they share are built once (tests/conftest.py).
-PYTEST = $(BIN)/python -m pytest -n 3
+# up, which leaves a core idle; the workflow runs they share are built once (tests/conftest.py). With
+# worksteal, a worker that runs out of tests takes queued ones from the others.
+PYTEST = $(BIN)/python -m pytest -n 3 --dist worksteal
 
 test: lint
 	$(PYTEST)
