@@ -21,7 +21,7 @@ run: setup
 # Tests run in parallel workers (pytest-xdist): most of their time is Snakemake and its jobs starting
 # up, which leaves a core idle; the workflow runs they share are built once (tests/conftest.py). With
 # worksteal, a worker that runs out of tests takes queued ones from the others.
-PYTEST = $(BIN)/python -m pytest -n 3 --dist worksteal
+PYTEST = $(BIN)/python -m pytest -n 4 --dist worksteal
 
 test: lint
 	$(PYTEST)

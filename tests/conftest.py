@@ -79,6 +79,12 @@ def corpus_words() -> list[str]:
     return sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t)})
 
 
+def pytest_collection_modifyitems(items):
+    """The long tests first (the real default model, the Slurm run, which mostly waits on the cluster), so
+    that parallel workers run the rest beside them instead of waiting for them at the end."""
+    items.sort(key=lambda item: not (item.get_closest_marker("slurm") or item.get_closest_marker("slow")))
+
+
 def built_once(tmp_path_factory, name: str, build) -> Path:
     """``build(path)`` run once per test session: the first worker (of pytest-xdist, or the only process)
     to ask builds it under a file lock; the others wait and get the same folder. Tests must not change
