@@ -154,12 +154,10 @@ def tiny_workdir(root: Path, model_dir: Path, **config) -> Path:
     return root
 
 
-def run_snakemake(
-    workdir: Path, *args: str, check: bool = True, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    # The profile's 10 s scheduler re-check (profiles/default) leaves a timer that Snakemake waits for
-    # before it exits, up to 10 s a run: the tests re-check every second.
-    cmd = [
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The tests' Snakemake call on ``workdir``. The profile's 10 s scheduler re-check (profiles/default)
+    leaves a timer that Snakemake waits for before it exits, up to 10 s a run: the tests re-check every second."""
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -173,6 +171,12 @@ def run_snakemake(
         "1000/1s",
         *args,
     ]
+
+
+def run_snakemake(
+    workdir: Path, *args: str, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    cmd = snakemake_command(workdir, *args)
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")

@@ -3,10 +3,9 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
-from conftest import REPO, make_workdir, run_snakemake
+from conftest import make_workdir, run_snakemake, snakemake_command
 
 PACKAGE = ("results/readout/pooled/readout.safetensors", "results/readout/pooled/readout.json")
 
@@ -20,17 +19,7 @@ def package_bytes(workdir):
 def test_kill_during_extraction_then_rerun_gives_the_same_package(finished, tmp_path, tiny_model_dir):
     """Also: two runs of the same inputs give bitwise the same package."""
     workdir = make_workdir(tmp_path / "run", tiny_model_dir)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-    ]
+    cmd = snakemake_command(workdir)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     logs = workdir / "results" / "logs" / "extract_activations"
     deadline = time.monotonic() + 120
