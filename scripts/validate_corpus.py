@@ -30,6 +30,9 @@ def main(
         near_duplicate_threshold=near_duplicate_threshold,
         thin_texts=thin_concept["texts"],
         thin_registers=thin_concept["registers"],
+        thin_named=thin_concept["named"],
+        thin_implied=thin_concept["implied"],
+        cue_share=thin_concept["last_sentence_share"],
     )
     if corpus_digest(result.scan) != expected_digest:
         raise corpus.CorpusError(
@@ -51,6 +54,9 @@ def main(
             "n_texts": len(result.texts),
             "n_concepts": len(ok),
             "n_baselines": int((result.texts.role == "baseline").sum()),
+            "n_neutral": int((result.texts.role == "neutral").sum()),
+            "texts_by_kind": result.texts.kind.value_counts().sort_index().to_dict(),
+            "last_sentence_cues": result.last_sentence_cues,
             "warnings": result.warnings,
             "ignored_files": result.ignored,
             "skipped_empty_files": result.skipped,

@@ -167,3 +167,104 @@ def test_near_duplicates_finds_the_pairs_the_exhaustive_check_finds():
         got = near_duplicates(texts, threshold)
         assert sorted(got) == sorted(expected)
         assert expected, "the planted copies overlap"
+
+
+def test_neutral_texts_are_negatives_of_every_concept_counted_by_register(tiny_corpus, tmp_path):
+    from amygdala_readout.store import fitting_set, write_tsv
+
+    (tiny_corpus / "neutral").mkdir()
+    (tiny_corpus / "neutral" / "email_meeting_moved.txt").write_text("The review moves to room 4 at 10:30.\n")
+    (tiny_corpus / "neutral" / "bus_times.txt").write_text("The 14:10 leaves from platform 3.\n")
+    result = corpus.validate(tiny_corpus, n_shards=3, min_words=0, thin_texts=0, thin_registers=0)
+    neutral = result.texts[result.texts.role == "neutral"]
+    assert sorted(neutral.register) == ["email", "unspecified"] and set(neutral.concept) == {""}
+    counts = {(r.concept, r.register, r.kind): r.n_texts for r in result.registers.itertuples()}
+    assert counts[("", "email", "neutral")] == 1 and counts[("", "unspecified", "baseline")] == 1
+    assert list(result.concepts.concept) == ["anger", "fear", "happiness", "sadness"]  # not a concept
+    write_tsv(tmp_path / "texts.tsv", result.texts)
+    write_tsv(tmp_path / "concepts.tsv", result.concepts)
+    fitting = fitting_set(tmp_path / "texts.tsv", tmp_path / "concepts.tsv")
+    neutral_labels = [label for label, source in zip(fitting.labels, fitting.sources) if source.startswith("neutral/")]
+    assert neutral_labels == ["", ""]
+
+
+def test_a_folder_inside_neutral_is_refused(tiny_corpus):
+    (tiny_corpus / "neutral" / "drafts").mkdir(parents=True)
+    (tiny_corpus / "neutral" / "drafts" / "x.txt").write_text("The 14:10 leaves from platform 3.\n")
+    with pytest.raises(CorpusError, match="not a place for a story; use .*neutral/<name>.txt"):
+        corpus.validate(tiny_corpus, n_shards=3)
+
+
+def test_the_kind_comes_from_the_file_name_and_only_implied_texts_must_not_name_their_concept(tiny_corpus):
+    from amygdala_readout.corpus import Source, kind_of
+
+    assert kind_of(Source("stories/fear/chat_named_lane.txt", "fear", "positive", "")) == "named"
+    assert kind_of(Source("stories/fear/chat_lane.txt", "fear", "positive", "")) == "implied"
+    assert kind_of(Source("stories/fear/named_lane.txt", "fear", "positive", "")) == "implied"  # no register
+    assert kind_of(Source("paired/diary_named_x/fear.txt", "fear", "positive", "diary_named_x")) == "implied"
+    assert kind_of(Source("neutral/chat_x.txt", "", "neutral", "")) == "neutral"
+    (tiny_corpus / "concepts.tsv").write_text(
+        "concept\tdefinition\twords\n"
+        + "".join(f"{c}\tthe feeling\t{c}, afraid\n" for c in ("anger", "fear", "happiness", "sadness"))
+    )
+    (tiny_corpus / "stories" / "fear" / "chat_named_lane.txt").write_text("ngl I'm afraid of that lane at night\n")
+    (tiny_corpus / "stories" / "fear" / "chat_lane.txt").write_text("I was afraid of the lane.\n")
+    result = corpus.validate(tiny_corpus, n_shards=3, min_words=0, thin_texts=0, thin_registers=0)
+    naming = [w for w in result.warnings if "names its own concept" in w]
+    assert naming == [
+        f"{tiny_corpus / 'stories/fear/chat_lane.txt'}: names its own concept (afraid); show the emotion through "
+        "events instead, or mark the text as one that says what the person feels (<register>_named_<slug>.txt)"
+    ]
+    kinds = dict(zip(result.texts.source, result.texts.kind))
+    assert kinds["stories/fear/chat_named_lane.txt"] == "named" and kinds["stories/fear/chat_lane.txt"] == "implied"
+
+
+def test_a_concept_thin_in_one_kind_is_warned(tiny_corpus):
+    (tiny_corpus / "stories" / "fear" / "chat_named_lane.txt").write_text("ngl that lane at night gets me\n")
+    result = corpus.validate(tiny_corpus, n_shards=3, min_words=0, thin_texts=0, thin_registers=0, thin_named=1)
+    thin = [w for w in result.warnings if "named text(s)" in w]
+    assert len(thin) == 3 and not any("'fear'" in w for w in thin)
+    assert "concept 'anger': 0 named text(s), under 1; write more named ones" in thin[0]
+
+
+def test_a_word_that_ends_over_a_quarter_of_a_concepts_texts_is_a_template(tmp_path):
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(300)]
+    root = tmp_path / "corpus"
+    for concept in ("anger", "fear", "sadness", "happiness"):
+        folder = root / "stories" / concept
+        folder.mkdir(parents=True)
+        for i in range(40):
+            words = list(rng.choice(vocabulary, size=8, replace=False))
+            if concept == "anger" and i < 14 or i == 0:  # 35% of anger's last sentences, 2.5% of the others'
+                words[3] = "pay"
+            (folder / f"chat_{i}.txt").write_text(f"It began there. {' '.join(words)}.\n")
+    result = corpus.validate(root, n_shards=2, min_words=0, thin_texts=0, thin_registers=0)
+    templates = [w for w in result.warnings if "a template" in w]
+    assert templates == [
+        "concept 'anger': 'pay' is in the last sentence of 35% of its texts (others: 2%), a template the vectors "
+        "can learn instead of the emotion; end more of them another way"
+    ]
+    assert result.last_sentence_cues["anger"][0]["word"] == "pay"
+    quiet = corpus.validate(root, n_shards=2, min_words=0, thin_texts=0, thin_registers=0, cue_share=0.5)
+    assert not [w for w in quiet.warnings if "a template" in w]
+
+
+def test_last_sentence_is_the_last_sentence_of_the_last_line():
+    assert corpus.last_sentence('First one. Then the second!\n\nA: hi there. B: "go away."') == 'B: "go away."'
+    assert corpus.last_sentence("no punctuation at all") == "no punctuation at all"
+
+
+def test_a_framing_that_adds_names_or_numbers_to_its_baseline_is_warned(tiny_corpus):
+    scenario = tiny_corpus / "paired" / "bus_station"
+    (scenario / "baseline.txt").write_text("Mira waited at the bus station. The bus came at 10:15.\n")
+    (scenario / "fear.txt").write_text(
+        "Mira waited at the bus station, and Tomas watched her. The bus came at 10:45.\n"
+    )
+    (scenario / "happiness.txt").write_text("Mira waited. Honestly, the bus came at 10:15 and Mira grinned.\n")
+    result = corpus.validate(tiny_corpus, n_shards=3, min_words=0, thin_texts=0, thin_registers=0)
+    added = [w for w in result.warnings if "baseline lacks" in w]
+    assert added == [
+        f"{scenario / 'fear.txt'}: names or numbers its baseline lacks (10:45, Tomas); a framing tells the same "
+        "events with the same people: keep the baseline's, or add them to the baseline"
+    ]

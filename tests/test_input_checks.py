@@ -41,8 +41,11 @@ def test_a_folder_beside_stories_and_paired_is_listed_and_warned(tiny_corpus):
     (tiny_corpus / "story" / "calm.txt").write_text("The lake lay still.\n")
     (tiny_corpus / "NOTES.md").write_text("notes\n")
     result = validate(tiny_corpus)
-    assert result.ignored == {"NOTES.md": "outside stories/ and paired/", "story/": "outside stories/ and paired/"}
-    assert sum("story: a folder outside stories/ and paired/" in w for w in result.warnings) == 1
+    assert result.ignored == {
+        "NOTES.md": "outside stories/, paired/ and neutral/",
+        "story/": "outside stories/, paired/ and neutral/",
+    }
+    assert sum("story: a folder outside stories/, paired/ and neutral/" in w for w in result.warnings) == 1
 
 
 def test_a_file_or_folder_that_is_not_read_is_said_while_the_workflow_parses(finished_copy):
@@ -51,7 +54,7 @@ def test_a_file_or_folder_that_is_not_read_is_said_while_the_workflow_parses(fin
     (workdir / "corpus" / "story").mkdir()
     out = run_snakemake(workdir, "--dry-run")
     assert "night.TXT: not read, only .txt files are stories; rename it to .txt" in out.stderr + out.stdout
-    assert "corpus/story: a folder outside stories/ and paired/" in out.stderr + out.stdout
+    assert "corpus/story: a folder outside stories/, paired/ and neutral/" in out.stderr + out.stdout
 
 
 def test_a_linked_concept_folder_inside_the_corpus_is_read(tiny_corpus, tmp_path):
@@ -62,7 +65,7 @@ def test_a_linked_concept_folder_inside_the_corpus_is_read(tiny_corpus, tmp_path
     (tiny_corpus / "stories" / "dread").symlink_to(tiny_corpus / "drafts", target_is_directory=True)
     result = validate(tiny_corpus)
     assert "stories/dread/one.txt" in set(result.texts.source)
-    assert result.ignored == {"drafts/": "outside stories/ and paired/"}
+    assert result.ignored == {"drafts/": "outside stories/, paired/ and neutral/"}
 
 
 def test_a_linked_folder_leading_out_of_the_corpus_is_an_error(tiny_corpus, tmp_path):

@@ -6,21 +6,24 @@ Layout (paths relative to the corpus folder)::
     stories/<concept>/<anything>.txt   further stories of <concept>
     paired/<scenario>/baseline.txt     the scenario's events told flatly
     paired/<scenario>/<concept>.txt    the same events framed by <concept>
+    neutral/<name>.txt                 a text with no emotion to speak of
     concepts.tsv                       concept, definition, words (the words a story must not use)
 
 Positives of a concept are its stories and its framings; its negatives are every other concept's
-positives plus all baselines. Each unique text (after normalisation) gets one row in the text table.
+positives plus all baselines and neutral texts. Each unique text (after normalisation) gets one row in the text table.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +31,7 @@ from .errors import UserError
 
 CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 BASELINE = "baseline"
-TEXT_COLUMNS = ["text_id", "concept", "role", "scenario", "register", "source", "shard", "n_words"]
+TEXT_COLUMNS = ["text_id", "concept", "role", "scenario", "register", "kind", "source", "shard", "n_words"]
 # A text's register is the first part of its file name (a scenario's: of its folder name); see
 # amygdala_stories/README.md. Longest first, so that `text_message_x` is not read as `text`.
 REGISTERS = (
@@ -48,6 +51,9 @@ REGISTERS = (
     "poem",
 )
 UNSPECIFIED = "unspecified"
+# A story whose person says what they feel has `named_` right after its register; it may use its concept's
+# words. Every other positive is `implied` and may not.
+NAMED, IMPLIED = "named", "implied"
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -60,8 +66,8 @@ class Source:
     """One corpus file and what its place in the layout says about it."""
 
     path: str  # relative to the corpus folder, POSIX separators
-    concept: str  # "" for baselines
-    role: str  # "positive" or "baseline"
+    concept: str  # "" for baselines and neutral texts
+    role: str  # "positive", "baseline" or "neutral"
     scenario: str  # "" for unpaired stories
 
 
@@ -69,11 +75,12 @@ class Source:
 class ValidatedCorpus:
     texts: pd.DataFrame  # one row per unique text, TEXT_COLUMNS
     concepts: pd.DataFrame  # concept, n_positives, status
-    registers: pd.DataFrame = None  # concept, register, n_texts
+    registers: pd.DataFrame = None  # concept, register, kind, n_texts (kind: named, implied, baseline, neutral)
     warnings: list[str] = field(default_factory=list)
     ignored: dict[str, str] = field(default_factory=dict)  # path -> why it is not read as a story
     skipped: list[str] = field(default_factory=list)  # stories that were empty
     scan: Scan | None = None  # what was read
+    last_sentence_cues: dict[str, list[dict]] = field(default_factory=dict)  # concept -> over-represented words
 
 
 def is_ignored_name(name: str) -> bool:
@@ -82,7 +89,10 @@ def is_ignored_name(name: str) -> bool:
 
 
 NAME_RULE = "lowercase ASCII letters, digits and underscores, starting with a letter (e.g. being_recognised)"
-LAYOUT = "stories/<concept>.txt, stories/<concept>/<name>.txt or paired/<scenario>/<concept or baseline>.txt"
+LAYOUT = (
+    "stories/<concept>.txt, stories/<concept>/<name>.txt, paired/<scenario>/<concept or baseline>.txt "
+    "or neutral/<name>.txt"
+)
 
 
 def _check_name(kind: str, name: str, path: Path) -> None:
@@ -90,7 +100,7 @@ def _check_name(kind: str, name: str, path: Path) -> None:
         raise CorpusError(f"{path}: {kind} name {name!r} is not valid; use {NAME_RULE}")
 
 
-TOP_LEVEL = ("stories", "paired", "concepts.tsv")
+TOP_LEVEL = ("stories", "paired", "neutral", "concepts.tsv")
 
 
 def _ignore_reason(rel: str, is_dir: bool) -> str | None:
@@ -99,7 +109,7 @@ def _ignore_reason(rel: str, is_dir: bool) -> str | None:
     if any(is_ignored_name(p) for p in parts):
         return "hidden or editor file"
     if parts[0] not in TOP_LEVEL:
-        return "outside stories/ and paired/"
+        return "outside stories/, paired/ and neutral/"
     if not is_dir and parts[0] != "concepts.tsv" and not rel.endswith(".txt"):
         return "not a .txt file"
     return None
@@ -164,6 +174,8 @@ def discover(corpus_dir: str | Path) -> tuple[list[Source], dict[str, str]]:
             source = Source(rel, stem, "positive", "")
         elif parts[0] == "stories" and len(parts) == 3:
             source = Source(rel, parts[1], "positive", "")
+        elif parts[0] == "neutral" and len(parts) == 2:
+            source = Source(rel, "", "neutral", "")
         elif parts[0] == "paired" and len(parts) == 3:
             _check_name("scenario", parts[1], path.parent)
             source = (
@@ -183,11 +195,25 @@ def discover(corpus_dir: str | Path) -> tuple[list[Source], dict[str, str]]:
 
 def register_of(source: Source) -> str:
     """The register a file's name (a paired telling's: its scenario's name) starts with."""
+    return next((r for r in REGISTERS if _named_part(source).startswith(r + "_")), UNSPECIFIED)
+
+
+def _named_part(source: Source) -> str:
+    """The part of a path that names the register: a scenario's folder, a story's file name."""
     if source.scenario:
-        name = source.scenario
-    else:  # stories/<concept>/<register>_<slug>.txt; stories/<concept>.txt names no register
-        name = Path(source.path).stem if source.path.count("/") == 2 else ""
-    return next((r for r in REGISTERS if name.startswith(r + "_")), UNSPECIFIED)
+        return source.scenario
+    # stories/<concept>/<register>_<slug>.txt and neutral/<register>_<slug>.txt; stories/<concept>.txt names none
+    return Path(source.path).stem if source.path.count("/") == 2 or source.role == "neutral" else ""
+
+
+def kind_of(source: Source) -> str:
+    """`named` for a story whose name has `named_` after its register, `implied` for other positives; a
+    baseline or a neutral text is of its role's kind."""
+    if source.role != "positive":
+        return source.role
+    register = register_of(source)
+    rest = _named_part(source)[len(register) + 1 :] if register != UNSPECIFIED else ""
+    return NAMED if not source.scenario and rest.startswith(NAMED + "_") else IMPLIED
 
 
 def shard_of(path: str, n_shards: int) -> int:
@@ -341,7 +367,7 @@ def unread_warnings(found: Scan) -> list[str]:
             )
         elif reason.startswith("outside") and rel.endswith("/"):
             messages.append(
-                f"{found.root / rel}: a folder outside stories/ and paired/, not read; move its stories there"
+                f"{found.root / rel}: a folder outside stories/, paired/ and neutral/, not read; move its stories there"
             )
     return messages
 
@@ -411,6 +437,7 @@ def label_texts(found: Scan, *, n_shards: int, min_positives: int = 1) -> Valida
                 "role": source.role,
                 "scenario": source.scenario,
                 "register": register_of(source),
+                "kind": kind_of(source),
                 "source": source.path,
                 "shard": shard_of(source.path, n_shards),
                 "n_words": 0,
@@ -437,6 +464,9 @@ def validate(
     near_duplicate_threshold: float = 0.5,
     thin_texts: int = 12,
     thin_registers: int = 4,
+    thin_named: int = 0,
+    thin_implied: int = 0,
+    cue_share: float = 0.25,
 ) -> ValidatedCorpus:
     """Read every story, check it, and build the table of unique texts.
 
@@ -462,9 +492,12 @@ def validate(
         if row.role == "positive":
             if table is not None and row.concept not in forbidden:
                 warn(f"{path}: concept {row.concept!r} has no row in concepts.tsv; add one")
-            hits = named_words(bodies[row.text_id], forbidden.get(row.concept, []))
+            hits = named_words(bodies[row.text_id], forbidden.get(row.concept, [])) if row.kind == IMPLIED else []
             if hits:
-                warn(f"{path}: names its own concept ({', '.join(hits)}); show the emotion through events instead")
+                warn(
+                    f"{path}: names its own concept ({', '.join(hits)}); show the emotion through events instead, "
+                    f"or mark the text as one that says what the person feels (<register>_{NAMED}_<slug>.txt)"
+                )
 
     if table is not None:
         written = {s.concept for s in found.sources if s.role == "positive"}
@@ -492,6 +525,16 @@ def validate(
             warn(f"{folder}: no baseline.txt; add the events told flatly")
         if sum(m.role == "positive" for m in members) < 2:
             warn(f"{folder}: fewer than two framings; a paired scenario needs several")
+        baseline = next((found.texts[m.path] for m in members if m.role == "baseline"), None)
+        for member in members:
+            added = (
+                added_particulars(found.texts[member.path], baseline) if baseline and member.role != "baseline" else []
+            )
+            if added:
+                warn(
+                    f"{root / member.path}: names or numbers its baseline lacks ({', '.join(added)}); a framing "
+                    "tells the same events with the same people: keep the baseline's, or add them to the baseline"
+                )
 
     for p1, p2, jaccard in near_duplicates(
         [(r.source, r.scenario, bodies[r.text_id]) for r in texts.itertuples()], near_duplicate_threshold
@@ -508,19 +551,99 @@ def validate(
             f"{min_positives}; skipped (add stories or lower min_positives)"
         )
     positives = texts[texts.role == "positive"]
-    registers = positives.groupby(["concept", "register"]).size().rename("n_texts").reset_index()
+    registers = texts.groupby(["concept", "register", "kind"]).size().rename("n_texts").reset_index()
     for row in concepts.itertuples():
-        n_registers = positives[
-            (positives.concept == row.concept) & (positives.register != UNSPECIFIED)
-        ].register.nunique()
+        own = positives[positives.concept == row.concept]
+        n_registers = own[own.register != UNSPECIFIED].register.nunique()
         if row.n_positives < thin_texts or n_registers < thin_registers:
             warn(
                 f"concept {row.concept!r}: thin, {row.n_positives} text(s) in {n_registers} register(s), under "
                 f"{thin_texts} in {thin_registers}; write more, in other registers (amygdala_stories/README.md)"
             )
+        for kind, fewest in ((NAMED, thin_named), (IMPLIED, thin_implied)):
+            if (own.kind == kind).sum() < fewest:
+                warn(
+                    f"concept {row.concept!r}: {(own.kind == kind).sum()} {kind} text(s), under {fewest}; write "
+                    f"more {kind} ones (amygdala_stories/README.md, the two kinds)"
+                )
+    cue_texts = [(r.concept, last_sentence(bodies[r.text_id])) for r in positives.itertuples()]
+    result.last_sentence_cues = last_sentence_cues(cue_texts)
+    for concept, cues in result.last_sentence_cues.items():
+        for cue in cues:
+            if cue["share"] > cue_share:
+                warn(
+                    f"concept {concept!r}: {cue['word']!r} is in the last sentence of {cue['share']:.0%} of its "
+                    f"texts (others: {cue['share_elsewhere']:.0%}), a template the vectors can learn instead of "
+                    "the emotion; end more of them another way"
+                )
     result.registers = registers
     result.scan = found
     return result
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+
+
+def last_sentence(text: str) -> str:
+    """The last sentence (or last line, for texts that end without punctuation) of a text."""
+    last_line = text.strip().split("\n")[-1]
+    parts = [p for p in SENTENCE_END.split(last_line) if words_of(p)]
+    return parts[-1] if parts else last_line
+
+
+def last_sentence_cues(
+    items: list[tuple[str, str]], *, top: int = 5, min_texts: int = 8, min_z: float = 3.0
+) -> dict[str, list[dict]]:
+    """Per concept, the words over-represented in its texts' last sentences against every other concept's.
+
+    ``items`` are (concept, last sentence). Log-odds ratio with an informative Dirichlet prior (Monroe,
+    Colaresi and Quinn 2008; prior = all last sentences' word counts), on document frequencies: a word
+    counts once per text. Only words with z >= ``min_z``, for concepts with ``min_texts`` texts or more.
+    """
+    sets = [(concept, set(words_of(sentence))) for concept, sentence in items]
+    total: Counter[str] = Counter(word for _, words in sets for word in words)
+    n_total = sum(total.values())
+    by_concept: dict[str, list[set[str]]] = {}
+    for concept, words in sets:
+        by_concept.setdefault(concept, []).append(words)
+    prior_size = min(1000.0, 0.1 * n_total)  # Monroe et al.'s a0 = 1000, scaled down for a small corpus
+    cues: dict[str, list[dict]] = {}
+    for concept, own_sets in sorted(by_concept.items()):
+        if len(own_sets) < min_texts:
+            continue
+        own: Counter[str] = Counter(word for words in own_sets for word in words)
+        n_own, n_rest = sum(own.values()), n_total - sum(own.values())
+        n_other_texts = len(sets) - len(own_sets)
+        found: list[dict[str, Any]] = []
+        for word, k in own.items():
+            alpha = prior_size * total[word] / n_total
+            rest = total[word] - k
+            delta = math.log((k + alpha) / (n_own + prior_size - k - alpha)) - math.log(
+                (rest + alpha) / (n_rest + prior_size - rest - alpha)
+            )
+            z = delta / math.sqrt(1 / (k + alpha) + 1 / (rest + alpha))
+            if z >= min_z:
+                share_elsewhere = rest / n_other_texts if n_other_texts else 0.0
+                found.append(
+                    {"word": word, "z": round(z, 2), "share": k / len(own_sets), "share_elsewhere": share_elsewhere}
+                )
+        cues[concept] = sorted(found, key=lambda c: -c["z"])[:top]
+    return {concept: found for concept, found in cues.items() if found}
+
+
+NUMBER = re.compile(r"\d[\d.,:]*\d")  # two digits or more: a star rating's "4" may differ between framings
+CLAUSE = re.compile(r"[.!?:;\n\"“”()\[\]*—–-]+")
+
+
+def added_particulars(framing: str, baseline: str) -> list[str]:
+    """Numbers of two digits or more, and capitalised words inside a sentence (names, places, days), of a
+    framing that its baseline never uses: a framing should tell the baseline's events, not add to them."""
+    known = {w.lower().removesuffix("'s") for w in re.findall(r"[\w']+", baseline)} | set(NUMBER.findall(baseline))
+    found = list(NUMBER.findall(framing))
+    for clause in CLAUSE.split(framing):
+        words = [w.removesuffix("'s").removesuffix("’s") for w in re.findall(r"[\w'’]+", clause)]
+        found += [w for w in words[1:] if w[:1].isupper() and w[1:].isalpha() and w[1:].islower()]
+    return [w for w in dict.fromkeys(found) if w.lower() not in known and w not in known]
 
 
 def fingerprint(texts: pd.DataFrame) -> str:

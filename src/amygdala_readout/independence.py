@@ -51,7 +51,7 @@ def proper_names(texts: Iterable[str]) -> set[str]:
             word = match.group(1)
             if SENTENCE_START.search(text[: match.start()]) or word.lower() in lower:
                 continue
-            if word in CALENDAR or word.removesuffix("s") in CALENDAR:
+            if word in CALENDAR or word.removesuffix("s") in CALENDAR or word.removesuffix("'s") in CALENDAR:
                 continue
             names.add(word)
     return names

@@ -260,6 +260,6 @@ def fitting_set(texts_path: str | Path, concepts_path: str | Path) -> FittingSet
     texts = pd.read_csv(texts_path, sep="\t", dtype=str, keep_default_na=False)
     table = pd.read_csv(concepts_path, sep="\t", dtype=str, keep_default_na=False)
     concepts = sorted(table.concept[table.status == "ok"])
-    texts = texts[(texts.role == "baseline") | texts.concept.isin(concepts)]
+    texts = texts[(texts.role != "positive") | texts.concept.isin(concepts)]  # baselines and neutral texts too
     labels = [c if r == "positive" else "" for c, r in zip(texts.concept, texts.role)]
     return FittingSet(list(texts.text_id), labels, list(texts.scenario), list(texts.source), concepts)
