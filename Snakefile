@@ -27,6 +27,7 @@ localrules:
     fit_directions,
     package_readout,
     select_readout,
+    ship_readout,
     publish_readout,
     evaluate_readout,
     heldout_summary,
@@ -44,8 +45,8 @@ include: "rules/quality.smk"
 
 rule all:
     input:
-        expand("results/readout/{method}/readout.json", method=config["methods"]),
-        "results/readout/best/readout.json",
+        expand("results/shipped/{method}.json", method=config["methods"]),
+        "results/shipped/best.json",
         expand(
             "results/evaluations/{evaluation}/{method}/metrics.tsv",
             evaluation=EVALUATIONS,

@@ -135,6 +135,10 @@ QUALITY = {
     method: digest(DIRECTIONS[method], MODEL, code("quality_report"))
     for method in config["methods"]
 }
+SHIPPED = {
+    method: digest(PACKAGE[method], QUALITY[method], code("ship_readout"))
+    for method in config["methods"]
+}
 EVALUATION_TEXTS = {
     name: digest(
         LAYERS,

@@ -25,8 +25,8 @@ rule evaluate_readout:
     input:
         data=lookup(dpath="{evaluation}/path", within=EVALUATIONS),
         activations="results/evaluations/{evaluation}/activations.safetensors",
-        vectors="results/readout/{method}/readout.safetensors",
-        meta="results/readout/{method}/readout.json",
+        vectors="results/staging/{method}/readout.safetensors",
+        meta="results/staging/{method}/readout.json",
     output:
         metrics=report(
             "results/evaluations/{evaluation}/{method}/metrics.tsv",

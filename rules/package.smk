@@ -5,8 +5,8 @@ rule package_readout:
         layers="results/model/layers.json",
         validation="results/corpus/validation.json",
     output:
-        vectors="results/readout/{method}/readout.safetensors",
-        meta="results/readout/{method}/readout.json",
+        vectors="results/staging/{method}/readout.safetensors",
+        meta="results/staging/{method}/readout.json",
     params:
         # canonical JSON, so that an unchanged config never looks changed; a function, so that braces
         # in it (a template's {text}) are not taken for wildcards
@@ -43,20 +43,43 @@ rule select_readout:
         "../scripts/select_readout.py"
 
 
-# Its own job, a plain copy: Snakemake deletes a job's outputs when it starts, so a selection that
-# fails never takes the package users ship with it.
+# Packages are built in results/staging/ and shipped whole: results/readout/<name> is a link that
+# moves in one step to a finished folder under results/packages/ (amygdala_readout.shipping).
+# Snakemake deletes a job's outputs when it starts, so the outputs here are receipts, never the
+# folders a server reads.
+rule ship_readout:
+    input:
+        vectors="results/staging/{method}/readout.safetensors",
+        meta="results/staging/{method}/readout.json",
+        quality="results/staging/{method}/quality.json",
+    output:
+        receipt="results/shipped/{method}.json",
+    params:
+        link="results/readout/{method}",
+        store="results/packages",
+        upstream=lookup(dpath="{method}", within=SHIPPED),
+    log:
+        "results/logs/ship_readout/{method}.log",
+    conda:
+        "../envs/readout.yaml"
+    script:
+        "../scripts/ship_readout.py"
+
+
 rule publish_readout:
     input:
         selection="results/readout/selection.json",
-        packages=expand("results/readout/{method}/readout.json", method=config["methods"]),
-        vectors=expand("results/readout/{method}/readout.safetensors", method=config["methods"]),
-        quality=expand("results/readout/{method}/quality.json", method=config["methods"]),
+        packages=expand("results/staging/{method}/readout.json", method=config["methods"]),
+        vectors=expand("results/staging/{method}/readout.safetensors", method=config["methods"]),
+        quality=expand("results/staging/{method}/quality.json", method=config["methods"]),
+        # best/ moves after the method packages do, never before them
+        shipped=expand("results/shipped/{method}.json", method=config["methods"]),
     output:
-        vectors="results/readout/best/readout.safetensors",
-        meta="results/readout/best/readout.json",
-        quality="results/readout/best/quality.json",
+        receipt="results/shipped/best.json",
     params:
         methods=config["methods"],
+        link="results/readout/best",
+        store="results/packages",
         upstream=digest(SELECTION, sorted(QUALITY.items()), code("publish_readout")),
     log:
         "results/logs/publish_readout.log",

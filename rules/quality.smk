@@ -36,7 +36,7 @@ rule quality_report:
             labels={"method": "{method}", "figure": "head selectivity"},
         ),
         # the report in the layout of the trainer we replace, beside the package it describes
-        seed="results/readout/{method}/quality.json",
+        seed="results/staging/{method}/quality.json",
     params:
         read_at=config["read_at"],
         corpus_dir=config["corpus_dir"],

@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 from .errors import UserError
 from .masks import unit_rows
 from .model_io import PreparedModel
+from .shipping import fault_point
 from .store import save_tensors, write_json
 
 CONTRACT_KEYS = ("concepts", "layers", "hidden_size", "dtype")
@@ -64,6 +65,7 @@ def write_package(
     }
     out_dir = Path(out_dir)
     save_tensors(out_dir / "readout.safetensors", tensors)
+    fault_point("package_readout:during")
     write_json(out_dir / "readout.json", meta)
 
 
