@@ -4,6 +4,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+include: "rules/config_file.smk"
+
+
 configfile: "config.yaml"
 
 

@@ -249,6 +249,35 @@ def test_workflow_stops_before_any_job_on_bad_input(tiny_corpus, tiny_model_dir,
     done = run_snakemake(workdir, check=False)
     assert done.returncode != 0 and "fear/bad.txt: not UTF-8 text" in done.stderr
     assert not (workdir / "results").exists()
+    (workdir / "config.yaml").write_text(
+        yaml.safe_dump(config) + f'template: !!python/object/apply:os.system ["touch {workdir}/ran"]\n'
+    )
+    done = run_snakemake(workdir, check=False)
+    line = len(yaml.safe_dump(config).splitlines()) + 1
+    assert done.returncode != 0 and not (workdir / "ran").exists()
+    assert (
+        f"config.yaml:{line}: could not determine a constructor for the tag "
+        "'tag:yaml.org,2002:python/object/apply:os.system'; config values are plain YAML (text, numbers, "
+        "lists, mappings): remove the !! tag"
+    ) in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model: [unclosed\n", r"config.yaml:2: .*; fix the YAML there \(a missing colon or quote"),
+        ("model: !!python/name:os.system ''\n", r"config.yaml:1: .*python/name:os.system.*remove the !! tag"),
+        (b"model: caf\xe9\n", r"config.yaml: not UTF-8 text \(byte 10\); save it as UTF-8"),
+    ],
+)
+def test_a_config_file_yaml_cannot_read_is_one_line_naming_the_line(tmp_path, text, message):
+    from amygdala_readout.config import check_config_file
+
+    path = tmp_path / "config.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=message) as err:
+        check_config_file(path)
+    assert "\n" not in str(err.value)
 
 
 def test_nothing_is_ever_unpickled_or_trusted_by_default(tmp_path):

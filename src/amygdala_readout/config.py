@@ -16,6 +16,27 @@ class ConfigError(UserError):
     """A config value the schema does not allow."""
 
 
+def check_config_file(path: str | Path) -> None:
+    """Raise ConfigError with the line of what Snakemake cannot read in a config file: Snakemake's own
+    reading blames every YAML error on mixed tabs and spaces, a ``!!python/object`` tag included."""
+    path = Path(path)
+    if not path.is_file():
+        return  # Snakemake says so itself
+    try:
+        yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        if isinstance(err, yaml.constructor.ConstructorError):
+            fix = "config values are plain YAML (text, numbers, lists, mappings): remove the !! tag"
+        else:
+            fix = "fix the YAML there (a missing colon or quote, a tab in the indentation?)"
+        raise ConfigError(f"{where}: {problem}; {fix}") from None
+
+
 def check_config(config: dict, schema_path: str | Path) -> None:
     """Raise ConfigError naming the first offending key, e.g. ``config.layers[0]: 'x' is not ...``."""
     schema = yaml.safe_load(Path(schema_path).read_text())
