@@ -172,7 +172,9 @@ def write_split(path: Path = SPLIT) -> None:
     pd.DataFrame(rows).sort_values("id").to_csv(path, sep="\t", index=False)
 
 
-def load_sets(model, tokenizer, layers, cache_dir: Path, template: str | None, max_length: int, names) -> dict:
+def load_sets(
+    model, tokenizer, layers, cache_dir: Path, template: str | None, max_length: int, names, dtype: str = "float32"
+) -> dict:
     """{name: (labels, {reading: {layer: activations}})} of the sets ``names`` that exist."""
     sets = {}
     for name in names:
@@ -181,7 +183,7 @@ def load_sets(model, tokenizer, layers, cache_dir: Path, template: str | None, m
             continue
         texts, labels = read
         wrapped = [template.format(text=t) for t in texts] if template else texts
-        tag = "template" if template else "raw"
+        tag = ("template" if template else "raw") + ("" if dtype == "float32" else f"_{dtype}")
         cache = cache_dir / f"{name}_{tag}.safetensors"
         sets[name] = (labels, read_cached(model, tokenizer, wrapped, layers, cache, max_length))
     return sets
@@ -374,7 +376,7 @@ def packages(args, model, tokenizer, model_info) -> None:
     for package_dir in args.packages:
         readout = Readout(package_dir)
         template = readout.meta.get("template")
-        sets = load_sets(model, tokenizer, readout.layers, args.cache, template, args.max_length, SETS)
+        sets = load_sets(model, tokenizer, readout.layers, args.cache, template, args.max_length, SETS, args.dtype)
         layer = readout.meta.get("best_layer") or own_set_layer(readout, sets)
         for name, (labels, acts) in sets.items():
             if name not in lexical_cache:
@@ -522,13 +524,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "yardstick")
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--dtype",
+        choices=["package", "float32", "bfloat16"],
+        default="package",
+        help="the model's dtype while reading the sets: the first package's extraction_dtype by default",
+    )
     args = parser.parse_args()
+    if args.dtype == "package":
+        recorded = [Readout(p).meta.get("extraction_dtype") for p in args.packages[:1]]
+        args.dtype = (recorded[0] if recorded else None) or "float32"
     if args.write_split:
         write_split()
         return
     torch.set_num_threads(args.threads)
     model_info = json.loads(args.model_info.read_text())
-    model, tokenizer = model_io.load(model_info["load_path"], torch.device("cpu"), torch.float32)
+    model, tokenizer = model_io.load(model_info["load_path"], torch.device("cpu"), getattr(torch, args.dtype))
     args.cache.mkdir(parents=True, exist_ok=True)
     layers = list(range(model_info["num_layers"]))
     if args.sweep:

@@ -17,7 +17,7 @@ from amygdala_readout.methods import (
     needs_token_subspaces,
     settings_of_other_methods,
 )
-from amygdala_readout.model_io import gpu_visible, source_fingerprint
+from amygdala_readout.model_io import dtype_name, gpu_visible, source_fingerprint
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 SCRIPTS = Path(workflow.basedir) / "scripts"
@@ -69,9 +69,11 @@ def code(script):
 
 
 def extraction_settings():
-    """Config values that change what extraction computes (device and threads only change speed)."""
-    keys = ("max_length", "batch_tokens", "padding_side", "dtype", "template")
-    return {key: config[key] for key in keys}
+    """Config values that change what extraction computes (device and threads only change speed), with
+    the dtype that `auto` stands for on this machine: bfloat16 on a GPU or a CPU that has it."""
+    keys = ("max_length", "batch_tokens", "padding_side", "template")
+    dtype = dtype_name(config["dtype"], config["device"])
+    return {key: config[key] for key in keys} | {"dtype": dtype}
 
 
 def capture_settings():

@@ -3,14 +3,24 @@
 from amygdala_readout.crossval import text_groups
 from amygdala_readout.logs import job_logging
 from amygdala_readout.methods import METHODS, fit
-from amygdala_readout.store import Directions, fitting_set, load_rows, load_subspaces, read_layers, save_directions
+from amygdala_readout.store import (
+    Directions,
+    fitting_set,
+    load_rows,
+    load_subspaces,
+    read_layers,
+    save_directions,
+    shard_dtype,
+)
 
 
 def main(method, texts_path, concepts_path, layers_path, shard_paths, out_path, settings, read_at):
     texts = fitting_set(texts_path, concepts_path)
     layers = read_layers(layers_path)
     acts = load_rows(shard_paths, texts.text_ids, layers, part=read_at)
-    result = Directions(method, read_at, texts.concepts, vectors={}, centers={})
+    result = Directions(
+        method, read_at, texts.concepts, vectors={}, centers={}, extraction_dtype=shard_dtype(shard_paths)
+    )
     for layer in layers:  # one layer's subspaces at a time: they are the bulk of the memory
         bases = load_subspaces(shard_paths, texts.text_ids, [layer])[layer] if METHODS[method].token_subspaces else None
         fitted = fit(

@@ -14,6 +14,8 @@ def main(directions_path, model_info_path, layers_path, validation_path, out_dir
     extra = provenance(
         fitted.method, read_model_info(model_info_path), read_layer_info(layers_path), validation, config
     )
+    # the dtype the model actually ran in (config's `auto` depends on the machine); the reader follows it
+    extra["extraction_dtype"] = fitted.extraction_dtype
     write_package(out_dir, fitted.concepts, fitted.vectors, fitted.centers, extra, fitted.bias or None)
     read_package(out_dir)  # the contract, checked on what was written
     log.info("wrote %s: %d concepts, layers %s", out_dir, len(fitted.concepts), fitted.layers)

@@ -341,6 +341,7 @@ def extract_to_file(
     from .store import save_shard
 
     acts = Activations({layer: torch.empty((0, 0)) for layer in layers})
+    ran_in = ""
     if texts:
         torch.set_num_threads(threads)
         torch_device = model_io.resolve_device(device)
@@ -364,4 +365,5 @@ def extract_to_file(
         acts = extract(
             model, tokenizer, texts, layers, names=names, heads=heads, subspace_k=subspace_k, progress=True, **options
         )
-    save_shard(out_path, text_ids, acts)
+        ran_in = str(model.dtype).removeprefix("torch.")
+    save_shard(out_path, text_ids, acts, dtype=ran_in)

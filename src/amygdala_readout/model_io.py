@@ -343,12 +343,44 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+# CPU features with native bfloat16 arithmetic: x86 AVX-512 BF16 and AMX, Arm's BF16 extension. Elsewhere
+# torch emulates bfloat16 matmuls, slower than float32.
+CPU_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (/proc/cpuinfo `flags`, or `Features` on Arm); empty
+    where they cannot be read."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def dtype_name(dtype: str, device: str) -> str:
+    """The dtype extraction runs in for config values ``dtype`` and ``device``, without importing torch.
+
+    ``auto`` is bfloat16 on a GPU and on a CPU with native bfloat16 (``CPU_BF16_FLAGS``), else float32.
+    Statistics are kept in float32 (shards) and float64 (directions) whatever the weights' dtype.
+    """
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda") or (device == "auto" and gpu_visible()):
+        return "bfloat16"
+    if device in ("auto", "cpu") and CPU_BF16_FLAGS & cpu_flags():
+        return "bfloat16"
+    return "float32"
+
+
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     import torch
 
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    return getattr(torch, dtype_name(dtype, str(device.type)))
 
 
 def load(

@@ -315,13 +315,23 @@ def reading_length(meta: dict, config, tokenizer) -> int:
     return min(sane, default=sys.maxsize)
 
 
-def load_model(folder: Path, device_name: str, layer: int):
+def extraction_dtype(meta: dict, package_json: Path) -> str:
+    """The dtype the package's activations were computed in (``auto`` where it does not say)."""
+    dtype = meta.get("extraction_dtype") or "auto"
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise UserError(f"{package_json}: 'extraction_dtype' {dtype!r} is not a dtype; {REBUILD}")
+    return dtype
+
+
+def load_model(folder: Path, device_name: str, layer: int, dtype: str = "auto"):
+    """The model, in ``dtype``: the package's ``extraction_dtype``, so that the reader computes what the
+    vectors were fitted on (``auto`` for a package that does not record it)."""
     try:
         device = model_io.resolve_device(device_name)
     except RuntimeError:
         raise UserError(f"--device {device_name!r}: not a device; use auto, cpu or cuda") from None
     try:
-        return model_io.load(folder, device, model_io.resolve_dtype("auto", device), n_blocks=layer + 1)
+        return model_io.load(folder, device, model_io.resolve_dtype(dtype, device), n_blocks=layer + 1)
     except UserError:
         raise
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:
@@ -347,7 +357,7 @@ def read(args: argparse.Namespace) -> int:
     folder = model_folder(args.model, readout.meta, package_json)
     config = model_config(folder)
     check_model_matches(readout.meta, config, folder, layer, package_json)
-    model, tokenizer = load_model(folder, args.device, layer)
+    model, tokenizer = load_model(folder, args.device, layer, extraction_dtype(readout.meta, package_json))
     max_length = reading_length(readout.meta, config, tokenizer)
     results = read_texts(texts, readout, model, tokenizer, layer, args.top, args.last, max_length)
     if args.html:

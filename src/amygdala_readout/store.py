@@ -69,7 +69,7 @@ def save_tensors(path: str | Path, tensors: Mapping[str, Any], metadata: dict[st
         atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata))
 
 
-def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
+def save_shard(path: str | Path, text_ids: Sequence[str], acts, dtype: str = "") -> None:
     """One extraction shard (an ``extract.Activations``), text ids in the metadata. Per layer:
 
     ``layer_<idx>.last_token``, ``.all_tokens``, ``.sentence_ends`` (n_texts, hidden) float32 (the
@@ -96,7 +96,27 @@ def save_shard(path: str | Path, text_ids: Sequence[str], acts) -> None:
                 torch.cat(bases).half() if bases else torch.empty((0, hidden), dtype=torch.float16)
             )
             tensors[f"layer_{layer}.subspace_rows"] = torch.tensor([len(b) for b in bases], dtype=torch.int64)
-    save_tensors(path, tensors, {"text_ids": json.dumps(list(text_ids)), "layers": json.dumps(sorted(acts.last_token))})
+    meta = {"text_ids": json.dumps(list(text_ids)), "layers": json.dumps(sorted(acts.last_token)), "dtype": dtype}
+    save_tensors(path, tensors, meta)
+
+
+def shard_dtype(paths: Sequence[str | Path]) -> str:
+    """The dtype the model ran in for every shard that holds texts; shards extracted in different dtypes
+    (cluster nodes whose CPUs differ, with ``dtype: auto``) cannot be fitted together."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        with safe_open(str(path), framework="numpy") as handle:
+            meta = handle.metadata()
+        if json.loads(meta["text_ids"]):
+            seen.setdefault(meta.get("dtype", ""), str(path))
+    if len(seen) > 1:
+        found = ", ".join(f"{Path(p).name}: {d or 'unrecorded'}" for d, p in sorted(seen.items()))
+        raise UserError(
+            f"{Path(next(iter(seen.values()))).parent}: shards extracted in different dtypes ({found}), as on "
+            "cluster nodes whose CPUs differ; set dtype: bfloat16 or float32 in config.yaml (not auto) and run "
+            "again, which extracts the others anew"
+        )
+    return next(iter(seen), "")
 
 
 def _gather(
@@ -194,6 +214,7 @@ class Directions:
     centers: dict[int, np.ndarray]
     bias: dict[int, np.ndarray] = field(default_factory=dict)
     eigenvalues: dict[int, np.ndarray] = field(default_factory=dict)
+    extraction_dtype: str = ""  # the dtype the model ran in (store.shard_dtype)
 
     @property
     def layers(self) -> list[int]:
@@ -217,6 +238,7 @@ def save_directions(path: str | Path, fitted: Directions) -> None:
         "layers": json.dumps(fitted.layers),
         "method": fitted.method,
         "read_at": fitted.read_at,
+        "extraction_dtype": fitted.extraction_dtype,
     }
     save_tensors(path, tensors, meta)
 
@@ -239,6 +261,7 @@ def load_directions(path: str | Path) -> Directions:
             per_layer("center"),
             per_layer("bias"),
             per_layer("eigenvalues"),
+            meta.get("extraction_dtype", ""),
         )
 
 
