@@ -142,13 +142,16 @@ def tiny_corpus(tmp_path) -> Path:
 def tiny_workdir(root: Path, model_dir: Path, **config) -> Path:
     """A working directory with the tiny corpus and a config.yaml for the tiny model."""
     write_tiny_corpus(root / "corpus")
-    # `pooled` only unless asked: these working directories test the workflow's mechanics, not the methods
+    # `pooled` only unless asked: these working directories test the workflow's mechanics, not the methods.
+    # float32: the tests compare the workflow's activations with float32 references; `dtype: auto` (bfloat16
+    # on a CPU that has it) is tested on its own (tests/test_dtype.py).
     settings = {
         "corpus_dir": "corpus",
         "model": str(model_dir),
         "n_shards": 3,
         "min_words": 0,
         "methods": ["pooled"],
+        "dtype": "float32",
     } | config
     (root / "config.yaml").write_text(yaml.safe_dump(settings))
     return root

@@ -133,3 +133,29 @@ def test_the_goemotions_halves_are_fixed_stratified_and_cover_the_set():
         assert table.half.notna().all()
         per_label = table.groupby("label").half.value_counts().unstack(fill_value=0)
         assert ((per_label.tune - per_label.report).abs() <= 1).all()  # each label dealt alternately
+
+
+def test_the_reader_benchmark_reads_every_line_both_ways(finished, tmp_path):
+    out = tmp_path / "reader_speed"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "reader_speed.py"),
+            "--lines",
+            "30",
+            "--readout",
+            str(finished / "results" / "readout" / "best"),
+            "--model-info",
+            str(finished / "results" / "model" / "model.json"),
+            "--corpus",
+            str(finished / "corpus"),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=finished,
+    )
+    row = json.loads(out.with_suffix(".json").read_text())
+    assert row["lines"] == 30 and row["dtype"] == "float32" and row["tokens"] > 30
+    assert row["extraction_s"] >= 0 and row["ratio"] > 0

@@ -13,6 +13,7 @@ from amygdala_readout.extract import (
     length_batches,
     text_subspace,
     token_activations,
+    token_activations_batched,
     tokenize,
 )
 
@@ -204,3 +205,17 @@ def test_a_checkpoint_missing_weights_is_refused(tiny_model_dir, tmp_path):
     save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(model_io.ModelError, match="down_proj"):
         model_io.load(broken, torch.device("cpu"), torch.float32, n_blocks=3)
+
+
+@pytest.mark.parametrize("batch_tokens", [1, 40, 10_000])
+def test_batched_token_reading_equals_reading_each_text_alone(model_and_tokenizer, batch_tokens):
+    model, tokenizer = model_and_tokenizer
+    seen = set()
+    for i, ids, tokens in token_activations_batched(model, tokenizer, TEXTS, LAYERS, batch_tokens=batch_tokens):
+        alone_ids, alone = token_activations(model, tokenizer, TEXTS[i], LAYERS)
+        assert ids == alone_ids and i not in seen
+        seen.add(i)
+        for layer in LAYERS:
+            assert tokens[layer].shape == (len(ids), 32)
+            torch.testing.assert_close(tokens[layer], alone[layer], atol=1e-4, rtol=1e-4)
+    assert seen == set(range(len(TEXTS)))

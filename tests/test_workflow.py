@@ -100,6 +100,23 @@ def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, cap
     assert len(lines) == 3 and lines[1].split("\t")[5] == top[0]["concept"]
     assert read.main(args) == 0 and "layer 2 (66.7% depth)" in capsys.readouterr().out
     assert read.main(["--readout", str(package), "--text", "x", "--layer", "0"]) == 2
+    # many texts: read in batches, chunk by chunk, each chunk printed as soon as it is read, in input order
+    texts = [t for ts in TINY_STORIES.values() for t in ts]
+    readout = Readout(package)
+    alone = [next(read.read_texts([t], readout, model, tokenizer, 2, 2, False, 512))["tokens"] for t in texts]
+    chunked = list(read.read_texts(texts, readout, model, tokenizer, 2, 2, False, 512, chunk=3, batch_tokens=20))
+    assert [r["text"] for r in chunked] == texts
+    for one, many in zip(alone, chunked):
+        assert [row["token"] for row in one] == [row["token"] for row in many["tokens"]]
+        assert [row["top"][0]["concept"] for row in one] == [row["top"][0]["concept"] for row in many["tokens"]]
+        scores_one = [row["top"][0]["score"] for row in one]
+        assert [row["top"][0]["score"] for row in many["tokens"]] == pytest.approx(scores_one, rel=1e-3)
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    assert (
+        read.main(["--readout", str(package), "--file", str(tmp_path / "texts.txt"), "--last", "--format", "tsv"]) == 0
+    )
+    numbers = [line.split("\t")[0] for line in capsys.readouterr().out.strip().splitlines()[1:]]
+    assert numbers == [str(n) for n in range(1, len(texts) + 1) for _ in range(2)]  # in order, two ranks each
 
 
 def test_a_reading_template_is_used_for_training_and_evaluation_and_recorded(finished_copy, tiny_model_dir, capsys):

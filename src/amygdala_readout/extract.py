@@ -309,15 +309,41 @@ def token_activations(model, tokenizer, text: str, layers: Sequence[int], *, max
 
     Returns (ids, {layer: (n_tokens, hidden) float32}).
     """
-    (ids,) = tokenize(tokenizer, [text], max_length, ["text"])
-    device = next(model.parameters()).device
-    captured = {}
-
-    def on_block(layer, states):
-        captured[layer] = states[0].float().cpu()
-
-    _forward_capturing(model, sorted(layers), on_block, input_ids=torch.tensor([ids], device=device))
+    ((_, ids, captured),) = token_activations_batched(model, tokenizer, [text], layers, max_length=max_length)
     return ids, captured
+
+
+@torch.inference_mode()
+def token_activations_batched(
+    model, tokenizer, texts: Sequence[str], layers: Sequence[int], *, max_length: int = 4096, batch_tokens: int = 4096
+):
+    """Every token's residual stream after each block in ``layers``, for many texts read as ``extract``
+    reads them: in length-sorted batches of at most ``batch_tokens`` tokens, padded on the right (a causal
+    model's real tokens never see the pads after them), positions counting real tokens only.
+
+    Yields (index into ``texts``, ids, {layer: (n_tokens, hidden) float32}), in batch order.
+    """
+    token_ids = tokenize(tokenizer, list(texts), max_length, [f"text {i + 1}" for i in range(len(texts))])
+    device = next(model.parameters()).device
+    for batch in length_batches([len(t) for t in token_ids], batch_tokens):
+        ids, mask = pad_batch(tokenizer, [token_ids[i] for i in batch], "right")
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        captured: dict[int, torch.Tensor] = {}
+
+        def on_block(layer, states):
+            captured[layer] = states.float().cpu()
+
+        _forward_capturing(
+            model,
+            sorted(layers),
+            on_block,
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            position_ids=positions.to(device),
+        )
+        for row, text in enumerate(batch):
+            n = len(token_ids[text])
+            yield text, token_ids[text], {layer: captured[layer][row, :n] for layer in layers}
 
 
 def extract_to_file(

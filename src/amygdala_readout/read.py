@@ -20,76 +20,97 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
+from tqdm import tqdm
 
 from . import model_io
 from .errors import UserError
-from .extract import apply_template, token_activations
+from .extract import apply_template, token_activations_batched
 from .package import REBUILD, Readout
 
 log = logging.getLogger(__name__)
 
 
 def read_texts(
-    texts: list[str], readout: Readout, model, tokenizer, layer: int, top: int, last_only: bool, max_length: int
+    texts: list[str],
+    readout: Readout,
+    model,
+    tokenizer,
+    layer: int,
+    top: int,
+    last_only: bool,
+    max_length: int,
+    *,
+    batch_tokens: int = 4096,
+    chunk: int = 256,
+    keep_scores: bool = False,
+    progress: bool = False,
 ):
-    """For each text, each token (or the last): the ``top`` concepts by centred score; a text over
-    ``max_length`` tokens is cut as extraction cuts it (see ``reading_length``)."""
-    results = []
+    """For each text, in input order, each token's (or the last one's) ``top`` concepts by centred score.
+
+    Texts are read ``chunk`` at a time in length-sorted batches (``extract.token_activations_batched``),
+    and each chunk's results are yielded as soon as it is read, so output streams and memory stays
+    bounded. A text over ``max_length`` tokens is cut as extraction cuts it (see ``reading_length``).
+    ``keep_scores``: keep every token's scores over all concepts (the HTML heatmap needs them).
+    """
     special = set(tokenizer.all_special_ids)
     template = readout.meta.get("template")  # a package fitted through a template is read through it
-    for text in texts:
-        ids, acts = token_activations(model, tokenizer, apply_template(template, text), [layer], max_length=max_length)
-        tokens = [tokenizer.decode([i]) for i in ids]
-        scores = readout.scores(acts[layer], layer)
-        # special tokens (BOS) carry no text, and their huge activations only clutter the view
-        positions = [len(ids) - 1] if last_only else [p for p, i in enumerate(ids) if i not in special]
-        positions = positions or [len(ids) - 1]  # a text of special tokens only (all UNK, say): its last one
-        rows = []
-        for pos in positions:
-            values, indices = scores[pos].topk(min(top, len(readout.concepts)))
-            rows.append(
+    bar = tqdm(total=len(texts), desc="read", unit="text", disable=not progress, file=sys.stderr)
+    for start in range(0, len(texts), chunk):
+        part = texts[start : start + chunk]
+        wrapped = [apply_template(template, text) for text in part]
+        done = {}
+        for i, ids, acts in token_activations_batched(
+            model, tokenizer, wrapped, [layer], max_length=max_length, batch_tokens=batch_tokens
+        ):
+            scores = readout.scores(acts[layer], layer)
+            # special tokens (BOS) carry no text, and their huge activations only clutter the view
+            positions = [len(ids) - 1] if last_only else [p for p, t in enumerate(ids) if t not in special]
+            positions = positions or [len(ids) - 1]  # a text of special tokens only (all UNK, say): its last one
+            values, indices = scores[positions].topk(min(top, len(readout.concepts)), dim=1)
+            rows = [
                 {
                     "position": pos,
-                    "token": tokens[pos],
+                    "token": tokenizer.decode([ids[pos]]),
                     "top": [
-                        {"concept": readout.concepts[i], "score": float(f"{float(v):.6g}")}
-                        for v, i in zip(values, indices.tolist())
+                        {"concept": readout.concepts[c], "score": float(f"{float(v):.6g}")}
+                        for v, c in zip(value_row.tolist(), index_row.tolist())
                     ],
                 }
-            )
-        results.append({"text": text, "layer": layer, "tokens": rows, "scores": scores})
-    return results
+                for pos, value_row, index_row in zip(positions, values, indices)
+            ]
+            done[i] = {"text": part[i], "layer": layer, "tokens": rows, "scores": scores if keep_scores else None}
+            bar.update()
+        yield from (done[i] for i in range(len(part)))
+    bar.close()
 
 
 def shown(token: str) -> str:
     return token.replace("\n", "\\n").replace("\t", "\\t")
 
 
-def as_table(results: list[dict], depth: str) -> str:
-    lines = []
-    for n, result in enumerate(results, start=1):
-        top = len(result["tokens"][0]["top"])
-        lines.append(f"text {n}, layer {result['layer']} ({depth}), top {top} concepts by centred score")
-        width = max(len(shown(t["token"])) for t in result["tokens"])
-        width = min(max(width, 5), 24)
-        lines.append(f"{'pos':>4}  {'token':<{width}}  " + "  ".join(f"{i:<23}" for i in range(1, top + 1)))
-        for row in result["tokens"]:
-            cells = "  ".join(f"{c['concept'][:13]:<13} {c['score']:+9.1f}" for c in row["top"])
-            lines.append(f"{row['position']:>4}  {shown(row['token'])[:width]:<{width}}  {cells}")
-        lines.append("")
-    return "\n".join(lines)
+def as_table(n: int, result: dict, depth: str) -> str:
+    """Text ``n``'s table: a row per token read, its top concepts and their scores."""
+    top = len(result["tokens"][0]["top"])
+    lines = [f"text {n}, layer {result['layer']} ({depth}), top {top} concepts by centred score"]
+    width = max(len(shown(t["token"])) for t in result["tokens"])
+    width = min(max(width, 5), 24)
+    lines.append(f"{'pos':>4}  {'token':<{width}}  " + "  ".join(f"{i:<23}" for i in range(1, top + 1)))
+    for row in result["tokens"]:
+        cells = "  ".join(f"{c['concept'][:13]:<13} {c['score']:+9.1f}" for c in row["top"])
+        lines.append(f"{row['position']:>4}  {shown(row['token'])[:width]:<{width}}  {cells}")
+    return "\n".join(lines) + "\n\n"
 
 
-def as_tsv(results: list[dict]) -> str:
-    lines = ["text\tlayer\tposition\ttoken\trank\tconcept\tscore"]
-    for n, result in enumerate(results, start=1):
-        for row in result["tokens"]:
-            for rank, c in enumerate(row["top"], start=1):
-                lines.append(
-                    f"{n}\t{result['layer']}\t{row['position']}\t{shown(row['token'])}\t{rank}\t"
-                    f"{c['concept']}\t{c['score']}"
-                )
-    return "\n".join(lines) + "\n"
+TSV_HEADER = "text\tlayer\tposition\ttoken\trank\tconcept\tscore\n"
+
+
+def as_tsv(n: int, result: dict) -> str:
+    """Text ``n``'s rows: one per token read and rank."""
+    return "".join(
+        f"{n}\t{result['layer']}\t{row['position']}\t{shown(row['token'])}\t{rank}\t{c['concept']}\t{c['score']}\n"
+        for row in result["tokens"]
+        for rank, c in enumerate(row["top"], start=1)
+    )
 
 
 def as_json(results: list[dict]) -> str:
@@ -359,17 +380,38 @@ def read(args: argparse.Namespace) -> int:
     check_model_matches(readout.meta, config, folder, layer, package_json)
     model, tokenizer = load_model(folder, args.device, layer, extraction_dtype(readout.meta, package_json))
     max_length = reading_length(readout.meta, config, tokenizer)
-    results = read_texts(texts, readout, model, tokenizer, layer, args.top, args.last, max_length)
-    if args.html:
-        try:
-            args.html.write_text(as_html(results, readout.concepts), encoding="utf-8")
-        except OSError as err:
-            raise UserError(f"--html {args.html}: cannot be written ({err.strerror})") from None
+    results = read_texts(
+        texts,
+        readout,
+        model,
+        tokenizer,
+        layer,
+        args.top,
+        args.last,
+        max_length,
+        keep_scores=args.html is not None,
+        progress=len(texts) > 1 and sys.stderr.isatty(),
+    )
     depth = readout.meta.get("layer_depth_percent")
     depth = depth.get(str(layer)) if isinstance(depth, dict) else None
     depth = f"{depth}% depth" if depth is not None else "depth unknown"
-    formatter = {"table": lambda r: as_table(r, depth), "tsv": as_tsv, "json": as_json}[args.format]
-    sys.stdout.write(formatter(results))
+    kept = []  # JSON and the HTML page need every text; a table and TSV stream as the texts are read
+    if args.format == "tsv":
+        sys.stdout.write(TSV_HEADER)
+    for n, result in enumerate(results, start=1):
+        if args.format == "table":
+            sys.stdout.write(as_table(n, result, depth))
+        elif args.format == "tsv":
+            sys.stdout.write(as_tsv(n, result))
+        if args.format == "json" or args.html:
+            kept.append(result)
+    if args.format == "json":
+        sys.stdout.write(as_json(kept))
+    if args.html:
+        try:
+            args.html.write_text(as_html(kept, readout.concepts), encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"--html {args.html}: cannot be written ({err.strerror})") from None
     return 0
 
 
