@@ -80,7 +80,8 @@ rule publish_readout:
         methods=config["methods"],
         link="results/readout/best",
         store="results/packages",
-        upstream=digest(SELECTION, sorted(QUALITY.items()), code("publish_readout")),
+        # SHIPPED covers each package and its quality report
+        upstream=digest(SELECTION, sorted(SHIPPED.items()), code("publish_readout")),
     log:
         "results/logs/publish_readout.log",
     conda:

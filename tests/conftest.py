@@ -235,6 +235,7 @@ def run_in_workdir(workdir, model_dir, **config):
         "layers": [1, 0.7, -1],
         "n_shards": 3,
         "min_words": 0,
+        "dtype": "float32",
         "evaluations": [
             {
                 "name": "own",

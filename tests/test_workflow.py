@@ -112,9 +112,8 @@ def test_reader_prints_what_the_package_scores(finished_run, tiny_model_dir, cap
         scores_one = [row["top"][0]["score"] for row in one]
         assert [row["top"][0]["score"] for row in many["tokens"]] == pytest.approx(scores_one, rel=1e-3)
     (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
-    assert (
-        read.main(["--readout", str(package), "--file", str(tmp_path / "texts.txt"), "--last", "--format", "tsv"]) == 0
-    )
+    tsv_args = ["--readout", str(package), "--file", str(tmp_path / "texts.txt"), "--last", "--top", "2"]
+    assert read.main(tsv_args + ["--format", "tsv"]) == 0
     numbers = [line.split("\t")[0] for line in capsys.readouterr().out.strip().splitlines()[1:]]
     assert numbers == [str(n) for n in range(1, len(texts) + 1) for _ in range(2)]  # in order, two ranks each
 
