@@ -83,7 +83,7 @@ def test_the_reader_follows_the_packages_dtype(tmp_path):
         extraction_dtype({"extraction_dtype": "fp8"}, tmp_path / "readout.json")
 
 
-def test_auto_runs_in_the_dtype_it_stands_for_and_the_digest_sees_that_dtype(finished_copy):
+def test_auto_runs_in_the_dtype_it_stands_for_the_digest_sees_it_and_a_rerun_gives_the_same_bytes(finished_copy):
     import yaml
     from conftest import run_snakemake, scheduled
 
@@ -99,3 +99,9 @@ def test_auto_runs_in_the_dtype_it_stands_for_and_the_digest_sees_that_dtype(fin
     assert dtypes_recorded(run) == ({ran}, ran)
     config_path.write_text(yaml.safe_dump(config | {"dtype": ran}))  # the same dtype, said explicitly
     assert "extract_activations" not in scheduled(run_snakemake(run, "--dry-run").stdout)
+    # extracted again in this dtype, the activations give the same package, byte for byte
+    files = [run / "results" / "readout" / "best" / "readout.safetensors"]
+    files += sorted((run / "results" / "activations").glob("shard_*.safetensors"))
+    before = [path.read_bytes() for path in files]
+    run_snakemake(run, "--forcerun", "extract_activations")
+    assert [path.read_bytes() for path in files] == before

@@ -57,16 +57,37 @@ def write_tsv(path: str | Path, table) -> None:
 
 
 def save_tensors(path: str | Path, tensors: Mapping[str, Any], metadata: dict[str, str] | None = None) -> None:
-    """A safetensors file of numpy arrays (written without torch) or of torch tensors."""
+    """A safetensors file of numpy arrays (written without torch) or of torch tensors; the same tensors
+    and metadata give the same bytes (``canonical_header``)."""
     if all(isinstance(value, np.ndarray) for value in tensors.values()):
-        from safetensors.numpy import save_file as save_arrays
+        from safetensors.numpy import save as save_arrays
 
-        arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-        atomic_write(path, lambda tmp: save_arrays(arrays, tmp, metadata))
+        data = save_arrays({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata)
     else:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
-        atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata))
+        data = save({k: v.contiguous() for k, v in tensors.items()}, metadata)
+    data = canonical_header(data)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def canonical_header(data: bytes) -> bytes:
+    """``data`` with its ``__metadata__`` keys in sorted order. safetensors writes them in an order that
+    changes from process to process (safetensors issue 584), so a rerun would change a file's bytes
+    and nothing else. The header is re-serialised only where that gives back its own bytes."""
+    length = int.from_bytes(data[:8], "little")
+    header = data[8 : 8 + length]
+    parsed = json.loads(header)
+    metadata = parsed.get("__metadata__") or {}
+    if len(metadata) < 2 or _compact_json(parsed) != header.rstrip(b" "):
+        return data
+    parsed["__metadata__"] = dict(sorted(metadata.items()))
+    return data[:8] + _compact_json(parsed).ljust(length) + data[8 + length :]
+
+
+def _compact_json(value) -> bytes:
+    # how safetensors (serde_json) writes its header: no spaces, UTF-8 unescaped
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def save_shard(path: str | Path, text_ids: Sequence[str], acts, dtype: str = "") -> None:
